@@ -1,0 +1,380 @@
+"""``App``: owns the settings, the bus, the session registry, the plugins and the adapters.
+
+Usage::
+
+    async with App(plugins=["example_plugins"], adapters=[ConsoleAdapter()]) as app:
+        await app.wait_closed()
+    # or, blocking until SIGINT/SIGTERM:
+    App(plugins=[Greeter]).run()
+
+Every event enters through ``dispatch``, synchronously and in arrival order: exit words first,
+then session routing (a dict lookup per distinct filter), then the plugin handlers in one
+tracked task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import Any, Literal, Self
+
+from loguru import logger
+
+from .adapters.base import Adapter
+from .bus import EventBus, Handler, TaskSet
+from .config import Settings
+from .events import Event, MessageChain, MessageEvent, Target, to_chain
+from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
+from .plugins.base import Plugin, handler_infos
+from .plugins.loader import PluginSpec, resolve_plugins
+from .session.context import current_scope, current_session
+from .session.controller import SessionController
+from .session.filters import SenderSessionFilter
+from .session.manager import Sessions
+from .session.registry import SessionRegistry
+from .session.waiter import open_session, wait_closed
+
+__all__ = ["App"]
+
+Listener = Callable[..., None]
+ListenerKind = Literal["incoming", "sent", "session_opened", "session_ended"]
+_captured: ContextVar[list[str] | None] = ContextVar("waiter_sdk_captured", default=None)
+_PROMPT_FILTER = SenderSessionFilter()
+
+
+class App:
+    """A bot: plugins, adapters and the session layer between them."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        plugins: Iterable[PluginSpec] = (),
+        adapters: Iterable[Adapter] = (),
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.load()
+        self.bus = EventBus(self.settings.command_prefixes)
+        self.session_registry = SessionRegistry(
+            self._release, self.settings.session.max_queue
+        )
+        self.session_registry.on_open = self._session_opened
+        self.session_registry.on_end = self._session_ended
+        self.sessions = Sessions(self.session_registry)
+        self.plugins: dict[str, Plugin] = {}
+        self.plugin_errors: list[PluginError] = []
+        self.adapters: list[Adapter] = list(adapters)
+        self.tasks = TaskSet()
+        self.state: Literal["new", "running", "stopping", "stopped"] = "new"
+        self._specs: list[PluginSpec] = list(plugins)
+        self._exit_words = frozenset(self.settings.session.exit_words)
+        self._listeners: dict[str, list[Listener]] = {
+            "incoming": [],
+            "sent": [],
+            "session_opened": [],
+            "session_ended": [],
+        }
+        self._closed: asyncio.Event | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Load plugins (a broken one is reported, the rest load), then start the adapters."""
+        if self.state != "new":
+            raise RuntimeError(f"App.start() called on an app that is {self.state}")
+        self._closed = asyncio.Event()
+        from .plugins.builtin import Builtin
+
+        self._register(Builtin())
+        self.state = "running"
+        for spec in [*self._specs, *self.settings.plugins]:
+            self.load_plugin(spec, strict=False)
+        started: list[Adapter] = []
+        try:
+            for adapter in self.adapters:
+                await adapter.start(self)
+                started.append(adapter)
+                logger.info("adapter {} ready: {}", adapter.platform, adapter.describe())
+        except BaseException:
+            self.adapters = started
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """End every session (openers raise ``SessionClosedError``), stop adapters, cancel tasks."""
+        if self.state in ("stopping", "stopped", "new"):
+            self.state = "stopped"
+            return
+        self.state = "stopping"
+        for session in list(self.session_registry):
+            session._end("shutdown")
+        # Let released openers run their except/finally blocks before tasks are cancelled.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await self.bus.tasks.aclose()
+        await self.session_registry.tasks.aclose()
+        for adapter in reversed(self.adapters):
+            try:
+                await adapter.stop()
+            except Exception:
+                logger.exception("adapter {} failed to stop cleanly", adapter.platform)
+        await self.tasks.aclose()
+        for plugin in list(self.plugins.values()):
+            try:
+                await plugin.on_unload()
+            except Exception:
+                logger.exception("plugin {} on_unload raised", plugin.plugin_name())
+        self.state = "stopped"
+        if self._closed is not None:
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until ``stop()`` has finished."""
+        if self._closed is None:
+            raise RuntimeError("the app was never started")
+        await self._closed.wait()
+
+    def run(self) -> None:
+        """Start, serve until SIGINT or SIGTERM, then stop cleanly. Blocks."""
+        runner: Any = asyncio.run
+        if self.settings.loop == "uvloop":
+            import uvloop  # optional: pip install uvloop
+
+            runner = uvloop.run
+        runner(self.serve())
+
+    async def serve(self) -> None:
+        """The body of ``run()``: start, wait for a signal or ``stop()``, stop."""
+        loop = asyncio.get_running_loop()
+        await self.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: self.tasks.spawn(self.stop()))
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        try:
+            await self.wait_closed()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError):
+                    pass
+            await self.stop()
+
+    # --- plugins -----------------------------------------------------------------------
+
+    def load_plugin(self, spec: PluginSpec, *, strict: bool = True) -> list[Plugin]:
+        """Load plugins from ``spec``; with ``strict`` the first problem raises ``PluginError``.
+
+        Without ``strict``, problems are logged and kept in ``plugin_errors`` and whatever
+        could load is loaded.
+        """
+        resolved = resolve_plugins([spec])
+        loaded: list[Plugin] = []
+        errors = list(resolved.errors)
+        for plugin in resolved.plugins:
+            try:
+                self._register(plugin)
+                loaded.append(plugin)
+            except PluginError as exc:
+                errors.append(exc)
+        for plugin in loaded:
+            if self.state == "running":
+                self.tasks.spawn(self._call_on_load(plugin))
+        for exc in errors:
+            self.plugin_errors.append(exc)
+            logger.error("plugin not loaded: {}", exc)
+        if strict and errors:
+            raise errors[0]
+        return loaded
+
+    async def _call_on_load(self, plugin: Plugin) -> None:
+        try:
+            await plugin.on_load()
+        except Exception as exc:
+            name = plugin.plugin_name()
+            self.bus.remove_plugin(name)
+            self.plugins.pop(name.lower(), None)
+            error = PluginError(f"plugin {name} failed in on_load: {type(exc).__name__}: {exc}")
+            self.plugin_errors.append(error)
+            logger.opt(exception=exc).error("{}", error)
+
+    def _register(self, plugin: Plugin) -> None:
+        name = plugin.plugin_name()
+        if not name.strip():
+            raise PluginError(f"plugin {type(plugin).__qualname__} has an empty name")
+        held = self.plugins.get(name.lower())
+        if held is not None:
+            raise PluginError(
+                f"plugin name {name!r} ({type(plugin).__module__}.{type(plugin).__qualname__}) "
+                f"clashes with loaded plugin {held.plugin_name()!r} "
+                f"({type(held).__module__}.{type(held).__qualname__}); names ignore case"
+            )
+        plugin._app = self
+        handlers: list[Handler] = []
+        seen: set[str] = set()
+        for klass in type(plugin).__mro__:
+            for attr, value in vars(klass).items():
+                if attr in seen:
+                    continue
+                seen.add(attr)
+                for info in handler_infos(value):
+                    handlers.append(Handler(name, attr, info, getattr(plugin, attr)))
+        try:
+            for handler in handlers:
+                self.bus.add(handler)
+        except PluginError:
+            self.bus.remove_plugin(name)
+            plugin._app = None
+            raise
+        self.plugins[name.lower()] = plugin
+
+    # --- events in ---------------------------------------------------------------------
+
+    def dispatch(self, event: Event) -> None:
+        """Route one event now: exit words, then sessions, then plugin handlers.
+
+        Synchronous and non-blocking, so adapters call it from their reader in arrival order.
+        """
+        if self.state != "running":
+            logger.warning("event dropped: the app is {} ({!r})", self.state, event)
+            return
+        event._context = self
+        for listener in self._listeners["incoming"]:
+            listener(event)
+        if isinstance(event, MessageEvent):
+            registry = self.session_registry
+            if self._exit_words and event.message_str.strip() in self._exit_words:
+                session = registry.route(event)
+                if session is not None:
+                    session._end("cancelled")
+                    notice = self.settings.session.exit_notice
+                    if notice:
+                        self.tasks.spawn(self._notify(event, notice))
+                    return
+            session = registry.route(event)
+            if session is not None:
+                session._deliver(event)
+                return
+        self.bus.publish(event)
+
+    def _release(self, events: list[MessageEvent]) -> None:
+        for event in events:
+            if self.state == "running":
+                self.bus.publish(event)
+
+    async def _notify(self, event: MessageEvent, text: str) -> None:
+        try:
+            await event.send(text)
+        except Exception:
+            logger.exception("could not send the exit notice")
+
+    # --- listeners (sandbox inspector, logs, tests) ------------------------------------
+
+    def listen(self, kind: ListenerKind, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` on ``kind`` ("incoming", "sent", "session_opened",
+        "session_ended"); returns a function that removes it."""
+        bucket = self._listeners[kind]
+        bucket.append(listener)
+        return lambda: bucket.remove(listener) if listener in bucket else None
+
+    def _session_opened(self, session: SessionController) -> None:
+        for listener in self._listeners["session_opened"]:
+            listener(session)
+
+    def _session_ended(self, session: SessionController) -> None:
+        for listener in self._listeners["session_ended"]:
+            listener(session)
+
+    # --- events out --------------------------------------------------------------------
+
+    def adapter_for(self, platform: str) -> Adapter:
+        for adapter in self.adapters:
+            if adapter.platform == platform:
+                return adapter
+        raise LookupError(f"no adapter for platform {platform!r} in this app")
+
+    async def send(self, target: Target, message: object) -> str:
+        """Send to any conversation (not only a reply); returns the message id."""
+        chain = to_chain(message)
+        return await self._send(target, chain, None, self.adapter_for(target.platform))
+
+    async def send_for(self, event: MessageEvent, chain: MessageChain) -> str:
+        session = current_session.get()
+        if session is not None and session.interrupted:
+            raise SessionClosedError(
+                f"session {session.key} ended ({session.reason}); its waiter may not send"
+            )
+        adapter = event.adapter if event.adapter is not None else self.adapter_for(event.platform)
+        message_id = await self._send(event.target, chain, event, adapter)  # type: ignore[arg-type]
+        if session is not None and session.reason is None:
+            key = session.filter.key_for_sent(event, message_id)
+            if key:
+                self.session_registry.add_key(session, key)
+        scope = current_scope.get()
+        if scope is not None:
+            scope.sent.append(message_id)
+        return message_id
+
+    async def _send(
+        self, target: Target, chain: MessageChain, event: MessageEvent | None, adapter: Any
+    ) -> str:
+        message_id = str(await adapter.send(target, chain))
+        captured = _captured.get()
+        if captured is not None:
+            captured.append(chain.plain_text)
+        for listener in self._listeners["sent"]:
+            listener(target, chain, message_id)
+        return message_id
+
+    # --- Koishi-style helpers ----------------------------------------------------------
+
+    async def prompt_for(self, event: MessageEvent, timeout: float | None) -> str | None:
+        answer: list[str] = []
+
+        async def take(controller: SessionController, reply: MessageEvent) -> None:
+            answer.append(reply.message_str)
+            controller.stop()
+
+        session = await open_session(
+            event,
+            take,
+            timeout=self.settings.session.prompt_timeout if timeout is None else timeout,
+            session_filter=_PROMPT_FILTER,
+        )
+        try:
+            await wait_closed(session)
+        except SessionTimeoutError:
+            return None
+        return answer[0] if answer else None
+
+    async def execute_for(self, event: MessageEvent, text: str) -> list[str]:
+        twin = MessageEvent(
+            platform=event.platform,
+            self_id=event.self_id,
+            message=MessageChain([text]),
+            message_id=event.message_id,
+            sender_id=event.sender_id,
+            sender_name=event.sender_name,
+            sender_role=event.sender_role,
+            group_id=event.group_id,
+            to_me=event.to_me,
+            timestamp=event.timestamp,
+            adapter=event.adapter,
+        )
+        twin._context = self
+        captured: list[str] = []
+        token = _captured.set(captured)
+        try:
+            await self.bus.run_now(twin)
+        finally:
+            _captured.reset(token)
+        return captured

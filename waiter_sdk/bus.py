@@ -1,0 +1,225 @@
+"""The event bus: which handlers see an event, in which order, and running them safely.
+
+``publish(event)`` picks the matching handlers synchronously (so routing keeps arrival order
+and a message nobody handles costs no task), then runs them in one tracked task, highest
+priority first. A handler that raises is logged with its plugin and name and the chain goes on;
+``event.stop_event()`` ends the chain. Every task is tracked and cancelled by ``aclose``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import shlex
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from .events import Event, MessageEvent
+from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
+from .plugins.base import HandlerInfo, HandlerKind
+from .session.context import HandlerScope, current_scope
+from .tasks import TaskSet
+
+__all__ = ["EventBus", "Handler", "TaskSet"]
+
+
+@dataclass(eq=False, slots=True)
+class Handler:
+    """One registered handler: a bound plugin method and what it declared."""
+
+    plugin: str
+    name: str
+    info: HandlerInfo
+    func: Callable[[Event], Any]
+    order: int = 0
+    is_gen: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.is_gen = inspect.isasyncgenfunction(self.func)
+
+    @property
+    def label(self) -> str:
+        return f"{self.plugin}.{self.name}"
+
+
+@dataclass(slots=True)
+class _Selected:
+    handler: Handler
+    args: list[str] | None = None
+    match: Any = None
+
+
+def _split_args(rest: str) -> list[str]:
+    try:
+        return shlex.split(rest)
+    except ValueError:  # unbalanced quotes: users type those, keep their words anyway
+        return rest.split()
+
+
+class EventBus:
+    """Handlers of every plugin, selected per event and run in priority order."""
+
+    def __init__(self, prefixes: list[str] | None = None) -> None:
+        self.prefixes: list[str] = list(prefixes) if prefixes is not None else ["/"]
+        self._handlers: dict[HandlerKind, list[Handler]] = {
+            "message": [],
+            "notice": [],
+            "request": [],
+            "meta": [],
+        }
+        self._commands: dict[tuple[str, str], Handler] = {}  # (prefix, lowercased name)
+        self._plain: list[Handler] = []  # message handlers that are not commands
+        self._order = 0
+        self.tasks = TaskSet()
+
+    # --- registration ------------------------------------------------------------------
+
+    def command_owner(self, name: str, prefix: str | None) -> Handler | None:
+        for p in self._prefixes_for(prefix):
+            found = self._commands.get((p, name.lower()))
+            if found is not None:
+                return found
+        return None
+
+    def _prefixes_for(self, prefix: str | None) -> list[str]:
+        return self.prefixes if prefix is None else [prefix]
+
+    def add(self, handler: Handler) -> None:
+        """Register ``handler``; a command name or alias already taken is a ``PluginError``."""
+        info = handler.info
+        if info.command is not None:
+            for word in (info.command, *info.aliases):
+                owner = self.command_owner(word, info.prefix)
+                if owner is not None:
+                    raise PluginError(
+                        f"command {word!r} of plugin {handler.plugin!r} is already registered "
+                        f"by plugin {owner.plugin!r}"
+                    )
+        self._order += 1
+        handler.order = self._order
+        if info.command is not None:
+            for word in (info.command, *info.aliases):
+                for p in self._prefixes_for(info.prefix):
+                    self._commands[(p, word.lower())] = handler
+        bucket = self._handlers[info.kind]
+        bucket.append(handler)
+        bucket.sort(key=lambda h: (-h.info.priority, h.order))
+
+    def remove_plugin(self, plugin: str) -> None:
+        for kind, bucket in self._handlers.items():
+            self._handlers[kind] = [h for h in bucket if h.plugin != plugin]
+        self._commands = {k: h for k, h in self._commands.items() if h.plugin != plugin}
+
+    def handlers(self, kind: HandlerKind | None = None) -> list[Handler]:
+        if kind is not None:
+            return list(self._handlers[kind])
+        return [h for bucket in self._handlers.values() for h in bucket]
+
+    # --- selection ---------------------------------------------------------------------
+
+    def match_command(self, text: str) -> tuple[Handler, list[str]] | None:
+        """The command handler that ``text`` invokes, and its arguments."""
+        text = text.strip()
+        for prefix in self._prefix_candidates(text):
+            body = text[len(prefix) :]
+            head, _, rest = body.partition(" ")
+            if not head:
+                continue
+            found = self._commands.get((prefix, head.lower()))
+            if found is None and "\n" in head:
+                head, _, more = head.partition("\n")
+                rest = more + " " + rest
+                found = self._commands.get((prefix, head.lower()))
+            if found is not None:
+                return found, _split_args(rest.strip())
+        return None
+
+    def _prefix_candidates(self, text: str) -> list[str]:
+        # Longest first so that "//x" prefers a "//" prefix over "/".
+        known = {p for p, _ in self._commands}
+        return sorted((p for p in known if text.startswith(p)), key=len, reverse=True)
+
+    def select(self, event: Event) -> list[_Selected]:
+        kind: HandlerKind = event.kind  # type: ignore[assignment]
+        bucket = self._handlers.get(kind)
+        if not bucket:
+            return []
+        if not isinstance(event, MessageEvent):
+            etype = getattr(event, "type", "")
+            return [_Selected(h) for h in bucket if not h.info.types or etype in h.info.types]
+        selected: list[_Selected] = []
+        invoked = self.match_command(event.message_str) if self._commands else None
+        for handler in bucket:
+            info = handler.info
+            if info.command is not None:
+                if invoked is not None and invoked[0] is handler:
+                    selected.append(_Selected(handler, invoked[1]))
+            elif info.pattern is not None:
+                m = info.pattern.search(event.message_str)
+                if m is not None:
+                    selected.append(_Selected(handler, None, m))
+            else:
+                selected.append(_Selected(handler))
+        return selected
+
+    # --- running -----------------------------------------------------------------------
+
+    def publish(self, event: Event) -> asyncio.Task[None] | None:
+        """Run the handlers that match ``event`` in a tracked task; ``None`` if none match."""
+        selected = self.select(event)
+        if not selected:
+            return None
+        return self.tasks.spawn(self._run(event, selected), context=contextvars.Context())
+
+    async def run_now(self, event: Event) -> None:
+        """Run the matching handlers in the current task (used by ``event.execute``)."""
+        selected = self.select(event)
+        if selected:
+            await self._run(event, selected)
+
+    async def _run(self, event: Event, selected: list[_Selected]) -> None:
+        for item in selected:
+            if event._stopped:
+                break
+            handler = item.handler
+            if isinstance(event, MessageEvent):
+                event.args = item.args if item.args is not None else []
+                event.match = item.match
+            token = current_scope.set(HandlerScope(handler.plugin, handler.name))
+            try:
+                if handler.is_gen:
+                    await self._run_generator(handler, event)
+                else:
+                    await handler.func(event)
+            except asyncio.CancelledError:
+                raise
+            except SessionTimeoutError as exc:
+                logger.warning(
+                    "{}: a session timed out and the handler did not catch it ({})",
+                    handler.label,
+                    exc,
+                )
+            except SessionClosedError as exc:
+                logger.debug("{}: {}", handler.label, exc)
+            except Exception:
+                logger.exception("handler {} of plugin {} raised", handler.name, handler.plugin)
+            finally:
+                current_scope.reset(token)
+
+    async def _run_generator(self, handler: Handler, event: Event) -> None:
+        agen: AsyncIterator[Any] = handler.func(event)
+        try:
+            async for result in agen:
+                if result is None:
+                    continue
+                if not isinstance(event, MessageEvent):
+                    raise TypeError(f"{handler.label} yielded a result for a {event.kind} event")
+                await event.send(result)
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                await aclose()

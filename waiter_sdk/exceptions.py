@@ -1,0 +1,100 @@
+"""Every error the SDK raises on purpose.
+
+```
+WaiterError
+├── ConfigError(ValueError)            a setting is missing, unknown or invalid
+├── PluginError                        a plugin cannot be loaded or declares a bad handler
+├── EventError(ValueError)             an event or message cannot be built from what a platform sent
+├── SessionError
+│   ├── SessionTimeoutError(TimeoutError)  the session's deadline passed
+│   ├── SessionBusyError               the session key is already held by another session
+│   └── SessionClosedError             the session was ended from outside (replaced, closed, shutdown)
+└── AdapterError
+    ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
+    ├── ActionFailedError              the platform answered an action with a failure
+    └── ActionTimeoutError(TimeoutError)         the platform did not answer an action in time
+```
+
+Each subclasses the closest built-in too, so ``except TimeoutError:`` and ``except ConnectionError:``
+keep working for code that knows nothing about this SDK.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionFailedError",
+    "ActionTimeoutError",
+    "AdapterConnectionError",
+    "AdapterError",
+    "ConfigError",
+    "EventError",
+    "PluginError",
+    "SessionBusyError",
+    "SessionClosedError",
+    "SessionError",
+    "SessionTimeoutError",
+    "WaiterError",
+]
+
+
+class WaiterError(Exception):
+    """Root of every error raised on purpose by waiter_sdk."""
+
+
+class ConfigError(WaiterError, ValueError):
+    """A setting is unknown or has a value outside what it accepts."""
+
+
+class PluginError(WaiterError):
+    """A plugin failed to load: import error, duplicate name or command, bad handler."""
+
+
+class EventError(WaiterError, ValueError):
+    """Platform data could not be turned into an event or a message."""
+
+
+class SessionError(WaiterError):
+    """Base of the session errors."""
+
+
+class SessionTimeoutError(SessionError, TimeoutError):
+    """The session reached its deadline; raised in the code that opened it."""
+
+
+class SessionBusyError(SessionError):
+    """Another open session already holds this key."""
+
+
+class SessionClosedError(SessionError):
+    """The session was ended from outside: replaced, closed by the app, or shut down."""
+
+
+class AdapterError(WaiterError):
+    """Base of the errors that come from talking to a platform."""
+
+
+class AdapterConnectionError(AdapterError, ConnectionError):
+    """The connection to the platform is not available, or closed while a call was pending."""
+
+
+class ActionFailedError(AdapterError):
+    """The platform answered an action with a failure status or an error code."""
+
+    def __init__(
+        self, action: str, retcode: int | None, message: str = "", wording: str = ""
+    ) -> None:
+        self.action = action
+        self.retcode = retcode
+        self.message = message
+        self.wording = wording
+        detail = wording or message or "no message"
+        super().__init__(f"action {action!r} failed with retcode {retcode}: {detail}")
+
+
+class ActionTimeoutError(AdapterError, TimeoutError):
+    """The platform did not answer an action within its timeout."""
+
+    def __init__(self, action: str, timeout: float) -> None:
+        self.action = action
+        self.timeout = timeout
+        super().__init__(f"action {action!r} got no answer within {timeout:g} s")

@@ -1,0 +1,35 @@
+"""Context variables that tie a send to the handler run or the session it happens in.
+
+They exist so that ``event.send`` needs no extra arguments: the app reads them to refuse sends
+from a session that has timed out, and to teach ``ReplySessionFilter`` sessions which messages
+they sent.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .controller import SessionController
+
+__all__ = ["HandlerScope", "current_scope", "current_session"]
+
+
+class HandlerScope:
+    """One run of one plugin's handler for one event, and the ids of the messages it sent."""
+
+    __slots__ = ("handler", "plugin", "sent")
+
+    def __init__(self, plugin: str = "", handler: str = "") -> None:
+        self.plugin = plugin
+        self.handler = handler
+        self.sent: list[str] = []
+
+
+current_session: ContextVar[SessionController | None] = ContextVar(
+    "waiter_sdk_current_session", default=None
+)
+current_scope: ContextVar[HandlerScope | None] = ContextVar(
+    "waiter_sdk_current_scope", default=None
+)

@@ -1,0 +1,265 @@
+"""``SessionController``: one open session, its mailbox, its timer and its opener's future.
+
+A session is a mailbox, one timer and one future. The opener awaits the future. Events for the
+session land in the mailbox; when the first one lands, a pump task runs waiter calls one at a time
+until the mailbox is empty, then ends, so an idle session owns no task. The timer is one
+``loop.call_at`` handle on the loop clock. Every way of ending goes through ``_end``, which
+cancels the timer, cancels the running call when the end came from outside, resolves the future,
+removes the registry entries (only if they still point here), and hands queued events back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Literal
+
+from loguru import logger
+
+from ..events import Component, MessageEvent
+from ..exceptions import SessionClosedError, SessionTimeoutError
+from .context import current_session
+
+if TYPE_CHECKING:
+    from .filters import SessionFilter
+    from .registry import SessionRegistry
+
+__all__ = ["EndReason", "SessionController", "WaiterCall"]
+
+EndReason = Literal[
+    "stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"
+]
+WaiterCall = Callable[["SessionController", MessageEvent], Awaitable[None]]
+BusyPolicy = Literal["queue", "drop"]
+
+# Ends decided from outside the waiter: its running call is cancelled and may send nothing more.
+_INTERRUPTING = frozenset({"timeout", "cancelled", "replaced", "shutdown"})
+
+
+class SessionController:
+    """Controls one open session from inside its waiter: ``keep``, ``stop``, history.
+
+    Usage, inside a waiter::
+
+        controller.keep(30, reset_timeout=True)   # 30 s from now
+        controller.stop()                          # the opener's call returns None
+    """
+
+    __slots__ = (
+        "_call",
+        "_dropped",
+        "_future",
+        "_history",
+        "_loop",
+        "_mailbox",
+        "_pump",
+        "_record",
+        "_registry",
+        "_timer",
+        "_timer_when",
+        "busy",
+        "deadline",
+        "event",
+        "filter",
+        "key",
+        "max_queue",
+        "opened_at",
+        "plugin",
+        "reason",
+        "seq",
+        "sent_keys",
+    )
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        *,
+        key: str,
+        session_filter: SessionFilter,
+        event: MessageEvent,
+        call: WaiterCall,
+        timeout: float,
+        record_history: bool = False,
+        busy: BusyPolicy = "queue",
+        max_queue: int = 64,
+        plugin: str = "",
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._registry = registry
+        self._call = call
+        self._future: asyncio.Future[None] = loop.create_future()
+        self._mailbox: list[MessageEvent] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._record = record_history
+        self._history: list[tuple[Component, ...]] | None = [] if record_history else None
+        self._dropped = 0
+        self.key = key
+        self.filter = session_filter
+        self.event = event
+        self.plugin = plugin
+        self.busy = busy
+        self.max_queue = max_queue
+        self.opened_at = loop.time()
+        self.deadline = self.opened_at + timeout
+        self.reason: EndReason | None = None
+        self.seq = 0
+        self.sent_keys: list[str] | None = None
+
+    # --- the public controller ------------------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        """True once the session has ended, whatever the reason."""
+        return self.reason is not None
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left until the deadline on the loop clock (0 once ended or past)."""
+        if self.reason is not None:
+            return 0.0
+        return max(0.0, self.deadline - self._loop.time())
+
+    @property
+    def queued(self) -> int:
+        """Events waiting behind the running waiter call."""
+        return len(self._mailbox) if self._mailbox else 0
+
+    @property
+    def history_length(self) -> int:
+        return len(self._history) if self._history is not None else 0
+
+    def keep(self, timeout: float = 0, reset_timeout: bool = False) -> None:
+        """Move the deadline.
+
+        ``reset_timeout=True``: the deadline becomes now + ``timeout``. ``False``: ``timeout`` is
+        added to the current deadline. Either way, a deadline that is not in the future ends the
+        session normally at once (reason ``"exhausted"``; the opener's call returns ``None``).
+        """
+        if self.reason is not None:
+            return
+        now = self._loop.time()
+        deadline = now + timeout if reset_timeout else self.deadline + timeout
+        self.deadline = deadline
+        if deadline <= now:
+            self._end("exhausted")
+            return
+        if deadline < self._timer_when:
+            # Earlier than the armed timer: re-arm. A later deadline needs nothing now; the
+            # timer re-arms itself when it fires, so a keep per message costs no heap churn.
+            self._arm()
+
+    def stop(self, error: BaseException | None = None) -> None:
+        """End the session now; the opener's call returns ``None``, or raises ``error``."""
+        self._end("stopped", error)
+
+    def get_history_chains(self) -> list[list[Component]]:
+        """The delivered messages' components, oldest first (``[]`` unless recording)."""
+        if self._history is None:
+            return []
+        return [list(chain) for chain in self._history]
+
+    # --- lifecycle, driven by the registry and the waiter ---------------------------------
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_when = self.deadline
+        self._timer = self._loop.call_at(self.deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.reason is not None:
+            return
+        if self.deadline > self._timer_when:
+            self._arm()
+        else:
+            self._end("timeout")
+
+    def _deliver(self, event: MessageEvent) -> None:
+        """Take an event routed to this session (called synchronously by dispatch)."""
+        if self._pump is None:
+            self._mailbox = [event]
+            ctx = contextvars.copy_context()
+            ctx.run(current_session.set, self)
+            self._pump = self._registry.tasks.spawn(self._run_pump(), context=ctx)
+            return
+        if self.busy == "drop":
+            self._dropped += 1
+            logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
+            return
+        mailbox = self._mailbox
+        assert mailbox is not None
+        if len(mailbox) >= self.max_queue:
+            self._dropped += 1
+            logger.warning(
+                "session {} (plugin {}) has {} queued messages: dropped one (max_queue)",
+                self.key,
+                self.plugin or "?",
+                len(mailbox),
+            )
+            return
+        mailbox.append(event)
+
+    async def _run_pump(self) -> None:
+        try:
+            mailbox = self._mailbox
+            while mailbox and self.reason is None:
+                event = mailbox.pop(0)
+                if self._history is not None:
+                    self._history.append(tuple(event.message))
+                try:
+                    await self._call(self, event)
+                except asyncio.CancelledError:
+                    if self.reason is None:  # cancelled from outside the session machinery
+                        self._end("cancelled")
+                        raise
+                    return
+                except Exception as exc:
+                    self._end("error", exc)
+                    return
+        finally:
+            self._pump = None
+            if self._mailbox is not None and not self._mailbox:
+                self._mailbox = None
+
+    def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
+        if self.reason is not None:
+            return
+        self.reason = reason
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._registry._remove(self)
+        pump = self._pump
+        if pump is not None and reason in _INTERRUPTING:
+            current = asyncio.current_task(self._loop) if self._loop.is_running() else None
+            if pump is not current:
+                pump.cancel()
+        future = self._future
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            elif reason == "timeout":
+                future.set_exception(
+                    SessionTimeoutError(f"session {self.key} timed out")
+                )
+            elif reason in ("replaced", "shutdown"):
+                future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
+            else:
+                future.set_result(None)
+        leftover = self._mailbox
+        self._mailbox = None
+        self._registry._ended(self, leftover)
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the session was ended from outside; its waiter may send nothing more."""
+        return self.reason in _INTERRUPTING
+
+    def __repr__(self) -> str:
+        state = self.reason or f"open, {self.remaining:.1f}s left"
+        return f"<SessionController {self.key} ({state})>"

@@ -1,0 +1,127 @@
+"""Session filters: which later events belong to a session.
+
+Usage::
+
+    await waiter(event)                                        # SenderSessionFilter()
+    await waiter(event, session_filter=GroupSessionFilter())   # the whole group plays
+
+A filter maps an event to a key; an open session receives the events whose key equals its own.
+Filters compare equal when they are of the same class with the same parameters, so the registry
+computes each distinct filter's key once per event, however many sessions use it.
+
+A filter may return ``None`` for "this event is outside every session of mine" (a message that
+quotes nothing, for ``ReplySessionFilter``); an empty string is a bug in the filter and an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ..events import MessageEvent
+
+__all__ = [
+    "GroupSessionFilter",
+    "ReplySessionFilter",
+    "SenderSessionFilter",
+    "SessionFilter",
+    "UserSessionFilter",
+]
+
+
+class SessionFilter:
+    """Base class: subclass and implement ``filter(event) -> str``.
+
+    Parameters that change which events match must be plain attributes set in ``__init__``:
+    they decide whether two filter instances are "the same filter" for routing.
+    """
+
+    def filter(self, event: MessageEvent) -> str | None:
+        raise NotImplementedError(f"{type(self).__name__} must implement filter(event)")
+
+    def open_key(self, event: MessageEvent) -> str:
+        """The key a session opened from ``event`` holds. Usually ``filter(event)``."""
+        key = self.filter(event)
+        if not key:
+            raise ValueError(
+                f"{type(self).__name__}.filter() returned {key!r} for the opening event; "
+                "a session needs a non-empty key"
+            )
+        return key
+
+    def key_for_sent(self, event: MessageEvent, message_id: str) -> str | None:
+        """An extra key under which the session also receives events, for a message it sent."""
+        return None
+
+    def _identity(self) -> tuple[Any, ...]:
+        try:
+            params = tuple(sorted(vars(self).items()))
+        except TypeError:  # a filter without __dict__ (slots): its class is its identity
+            params = ()
+        return (type(self), params)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SessionFilter):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._identity()[1])
+        return f"{type(self).__name__}({params})"
+
+
+class SenderSessionFilter(SessionFilter):
+    """One sender in one conversation: Bob's messages never reach Alice's session in a group."""
+
+    def filter(self, event: MessageEvent) -> str:
+        chat = f"g{event.group_id}" if event.group_id is not None else "p"
+        return f"sender|{event.platform}|{event.self_id}|{chat}|{event.sender_id}"
+
+
+class GroupSessionFilter(SessionFilter):
+    """The whole group shares one session; in a private chat it is the sender's own."""
+
+    def filter(self, event: MessageEvent) -> str:
+        if event.group_id is not None:
+            return f"group|{event.platform}|{event.self_id}|g{event.group_id}"
+        return f"group|{event.platform}|{event.self_id}|p{event.sender_id}"
+
+
+class UserSessionFilter(SessionFilter):
+    """One sender in every conversation with this bot: their group and private messages alike."""
+
+    def filter(self, event: MessageEvent) -> str:
+        return f"user|{event.platform}|{event.self_id}|{event.sender_id}"
+
+
+_reply_sessions = itertools.count(1)
+
+
+class ReplySessionFilter(SessionFilter):
+    """An event belongs to the session only if it quotes a message that the session sent.
+
+    "Sent by the session" means sent by its waiter calls, or by the handler that opened it (before
+    or while opening), or listed in ``message_ids``. One user can run several such sessions at
+    once; the message they quote tells them apart.
+    """
+
+    def __init__(self, message_ids: tuple[str, ...] | list[str] = ()) -> None:
+        self.message_ids = tuple(str(m) for m in message_ids)
+
+    def _identity(self) -> tuple[Any, ...]:
+        # message_ids only seed one session; every ReplySessionFilter routes the same way.
+        return (ReplySessionFilter, ())
+
+    def filter(self, event: MessageEvent) -> str | None:
+        if event.reply_to is None:
+            return None
+        return f"reply|{event.platform}|{event.self_id}|{event.reply_to}"
+
+    def open_key(self, event: MessageEvent) -> str:
+        return f"reply-session|{event.platform}|{event.self_id}|{next(_reply_sessions)}"
+
+    def key_for_sent(self, event: MessageEvent, message_id: str) -> str | None:
+        return f"reply|{event.platform}|{event.self_id}|{message_id}"

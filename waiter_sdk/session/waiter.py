@@ -1,0 +1,210 @@
+"""``session_waiter``: turn a coroutine into a multi-turn conversation.
+
+Usage, inside a handler::
+
+    @session_waiter(timeout=60)
+    async def ask_name(controller: SessionController, event: MessageEvent) -> None:
+        await event.send(f"Hello, {event.message_str}!")
+        controller.stop()
+
+    try:
+        await ask_name(event)          # returns when the session ends
+    except TimeoutError:
+        await event.send("You took too long.")
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol, overload
+
+from ..events import MessageEvent
+from .context import current_scope
+from .controller import BusyPolicy, SessionController, WaiterCall
+from .filters import SenderSessionFilter, SessionFilter
+from .registry import ConflictPolicy, SessionRegistry
+
+__all__ = ["SessionWaiter", "registry_of", "session_waiter"]
+
+_DEFAULT_FILTER = SenderSessionFilter()
+
+
+
+class _HasRegistry(Protocol):
+    session_registry: SessionRegistry
+
+
+def registry_of(event: MessageEvent) -> SessionRegistry:
+    """The session registry of the app that dispatched ``event``."""
+    context = event._context
+    registry = getattr(context, "session_registry", None)
+    if registry is None:
+        raise RuntimeError(
+            "sessions need an event dispatched by an App (or the Simulator); "
+            "this event has no app attached"
+        )
+    assert isinstance(registry, SessionRegistry)
+    return registry
+
+
+async def open_session(
+    event: MessageEvent,
+    call: WaiterCall,
+    *,
+    timeout: float,
+    session_filter: SessionFilter | None = None,
+    record_history: bool = False,
+    conflict: ConflictPolicy = "busy",
+    busy: BusyPolicy = "queue",
+    max_queue: int | None = None,
+) -> SessionController:
+    """Open a session and return its controller; the caller awaits ``wait_closed``."""
+    registry = registry_of(event)
+    flt = session_filter if session_filter is not None else _DEFAULT_FILTER
+    key = flt.open_key(event)
+    scope = current_scope.get()
+    session = SessionController(
+        registry,
+        key=key,
+        session_filter=flt,
+        event=event,
+        call=call,
+        timeout=timeout,
+        record_history=record_history,
+        busy=busy,
+        max_queue=registry.default_max_queue if max_queue is None else max_queue,
+        plugin=scope.plugin if scope is not None else "",
+    )
+    registry.open(session, conflict)
+    # A reply session also answers to what its handler sent before opening it.
+    seeds = list(getattr(flt, "message_ids", ()))
+    if scope is not None:
+        seeds.extend(scope.sent)
+    for message_id in seeds:
+        extra = flt.key_for_sent(event, message_id)
+        if extra:
+            registry.add_key(session, extra)
+    return session
+
+
+async def wait_closed(session: SessionController) -> None:
+    """Wait for ``session`` to end; ends it as cancelled if the waiting task is cancelled."""
+    try:
+        await session._future
+    except asyncio.CancelledError:
+        session._end("cancelled")
+        raise
+
+
+class SessionWaiter:
+    """The callable that ``session_waiter`` makes; ``await waiter(event)`` runs one session."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        timeout: float,
+        record_history_chains: bool,
+        conflict: ConflictPolicy,
+        busy: BusyPolicy,
+        max_queue: int | None,
+        bound: object = None,
+    ) -> None:
+        if not asyncio.iscoroutinefunction(func):
+            raise TypeError(
+                f"session_waiter decorates an 'async def' function; "
+                f"{getattr(func, '__qualname__', func)!r} is not one"
+            )
+        if conflict not in ("busy", "replace"):
+            raise ValueError(f"conflict must be 'busy' or 'replace', not {conflict!r}")
+        if busy not in ("queue", "drop"):
+            raise ValueError(f"busy must be 'queue' or 'drop', not {busy!r}")
+        self.func = func
+        self.timeout = timeout
+        self.record_history_chains = record_history_chains
+        self.conflict: ConflictPolicy = conflict
+        self.busy: BusyPolicy = busy
+        self.max_queue = max_queue
+        self._bound = bound
+        self.__wrapped__ = func
+        self.__name__ = getattr(func, "__name__", "waiter")
+        self.__qualname__ = getattr(func, "__qualname__", self.__name__)
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> SessionWaiter: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> SessionWaiter: ...
+    def __get__(self, obj: object, objtype: type | None = None) -> SessionWaiter:
+        if obj is None:
+            return self
+        return SessionWaiter(
+            self.func,
+            timeout=self.timeout,
+            record_history_chains=self.record_history_chains,
+            conflict=self.conflict,
+            busy=self.busy,
+            max_queue=self.max_queue,
+            bound=obj,
+        )
+
+    async def __call__(
+        self, event: MessageEvent, session_filter: SessionFilter | None = None
+    ) -> None:
+        """Open a session from ``event`` and wait until it ends.
+
+        Returns ``None`` when the waiter stops it (or ``keep`` leaves no time); raises
+        ``SessionTimeoutError`` at the deadline, the waiter's own exception if it raised,
+        ``SessionBusyError`` if the key is held, ``SessionClosedError`` if it was replaced or the
+        app stopped.
+        """
+        if self._bound is not None:
+            bound, func = self._bound, self.func
+
+            async def call(controller: SessionController, ev: MessageEvent) -> None:
+                await func(bound, controller, ev)
+
+            waiter_call: WaiterCall = call
+        else:
+            waiter_call = self.func
+        session = await open_session(
+            event,
+            waiter_call,
+            timeout=self.timeout,
+            session_filter=session_filter,
+            record_history=self.record_history_chains,
+            conflict=self.conflict,
+            busy=self.busy,
+            max_queue=self.max_queue,
+        )
+        await wait_closed(session)
+
+
+def session_waiter(
+    timeout: float = 30,
+    record_history_chains: bool = False,
+    *,
+    conflict: ConflictPolicy = "busy",
+    busy: BusyPolicy = "queue",
+    max_queue: int | None = None,
+) -> Callable[[Callable[..., Any]], SessionWaiter]:
+    """Decorate ``async def waiter(controller, event)`` to make a session waiter.
+
+    ``timeout`` is seconds from opening to the deadline. ``conflict="replace"`` ends a session
+    that holds the same key instead of raising ``SessionBusyError``. ``busy`` says what happens
+    to messages that arrive while a waiter call runs: ``"queue"`` (up to ``max_queue``, default
+    from settings) or ``"drop"``.
+    """
+
+    def decorate(func: Callable[..., Any]) -> SessionWaiter:
+        return SessionWaiter(
+            func,
+            timeout=timeout,
+            record_history_chains=record_history_chains,
+            conflict=conflict,
+            busy=busy,
+            max_queue=max_queue,
+        )
+
+    return decorate

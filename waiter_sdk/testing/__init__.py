@@ -1,0 +1,9 @@
+"""The test kit: run plugins against a fake platform in virtual time.
+
+Usage: ``async with Simulator(plugins=[MyPlugin]) as sim: out = await sim.send(alice, "/hi")``.
+"""
+
+from .clock import NotIdleError, VirtualClock
+from .simulator import Outgoing, SimUser, Simulator, SimulatorAdapter
+
+__all__ = ["NotIdleError", "Outgoing", "SimUser", "Simulator", "SimulatorAdapter", "VirtualClock"]

@@ -1,0 +1,268 @@
+"""``Simulator``: an app, a fake platform and a virtual clock, for tests of plugins.
+
+Usage::
+
+    async with Simulator(plugins=[Parrot]) as sim:
+        alice = sim.user("alice")
+        out = await sim.send(alice, "/parrot", group="g1")
+        assert [o.text for o in out] == ["Say something; q to stop."]
+        out = await sim.advance(21)          # a 20 s timeout, in no real time
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from ..adapters.base import Adapter
+from ..app import App
+from ..config import Settings
+from ..events import (
+    Event,
+    MessageChain,
+    MessageEvent,
+    NoticeEvent,
+    Reply,
+    RequestEvent,
+    Target,
+)
+from ..plugins.loader import PluginSpec
+from .clock import VirtualClock
+
+__all__ = ["Outgoing", "SimUser", "Simulator", "SimulatorAdapter"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimUser:
+    """A person talking to the bot in the simulator."""
+
+    user_id: str
+    nickname: str
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message the bot sent. ``user_id`` is set for private messages only."""
+
+    text: str
+    chain: MessageChain
+    group_id: str | None
+    user_id: str | None
+    message_id: str
+    reply_to: str | None = None
+    at: float = 0.0
+
+
+@dataclass
+class SimulatorAdapter(Adapter):
+    """The fake platform: records what the bot sends and gives each message an id."""
+
+    platform: str = "sim"
+    self_id: str = "bot"
+    outbox: list[Outgoing] = field(default_factory=list)
+    fail_next: list[BaseException] = field(default_factory=list)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _clock: VirtualClock | None = None
+
+    async def start(self, app: App) -> None:
+        self.app = app
+
+    async def stop(self) -> None:
+        return None
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    async def send(
+        self, target: Target, chain: MessageChain, *, reply_to: str | None = None
+    ) -> str:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        quoted = reply_to
+        if quoted is None:
+            for component in chain:
+                if isinstance(component, Reply):
+                    quoted = component.message_id
+                    break
+        message_id = self.next_id()
+        self.outbox.append(
+            Outgoing(
+                text=chain.plain_text,
+                chain=chain,
+                group_id=target.group_id,
+                user_id=target.user_id if target.group_id is None else None,
+                message_id=message_id,
+                reply_to=quoted,
+                at=self._clock.time() if self._clock is not None else 0.0,
+            )
+        )
+        return message_id
+
+
+class Simulator:
+    """Runs plugins against a fake platform in virtual time."""
+
+    def __init__(
+        self,
+        plugins: Iterable[PluginSpec] = (),
+        settings: Settings | None = None,
+        *,
+        platform: str = "sim",
+        self_id: str = "bot",
+        strict: bool = True,
+    ) -> None:
+        self.adapter = SimulatorAdapter(platform=platform, self_id=self_id)
+        self.app = App(
+            settings=settings if settings is not None else Settings.load(),
+            plugins=plugins,
+            adapters=[self.adapter],
+        )
+        self.strict = strict
+        self.clock: VirtualClock | None = None
+        self._users: dict[str, SimUser] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self.clock = VirtualClock.install()
+        self.adapter._clock = self.clock
+        try:
+            await self.app.start()
+            await self.clock.settle()
+            if self.strict and self.app.plugin_errors:
+                raise self.app.plugin_errors[0]
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        try:
+            await self.app.stop()
+        finally:
+            if self.clock is not None:
+                self.clock.uninstall()
+
+    # --- people and time ---------------------------------------------------------------
+
+    @property
+    def outbox(self) -> list[Outgoing]:
+        return self.adapter.outbox
+
+    def time(self) -> float:
+        return self._clock().time()
+
+    def _clock(self) -> VirtualClock:
+        if self.clock is None:
+            raise RuntimeError("the simulator is not started; use 'async with Simulator(...)'")
+        return self.clock
+
+    def user(self, user_id: str, nickname: str | None = None, role: str | None = None) -> SimUser:
+        """The user ``user_id`` (created on first use)."""
+        user = self._users.get(user_id)
+        if user is None or (nickname is not None and user.nickname != nickname):
+            user = SimUser(str(user_id), nickname if nickname is not None else str(user_id), role)
+            self._users[user_id] = user
+        return user
+
+    def message(
+        self,
+        user: SimUser,
+        message: str | MessageChain,
+        group: str | None = None,
+        reply_to: str | None = None,
+        to_me: bool = False,
+    ) -> MessageEvent:
+        """Build (not send) the event for ``user`` saying ``message``."""
+        chain = message if isinstance(message, MessageChain) else MessageChain([message])
+        if reply_to is None:
+            for component in chain:
+                if isinstance(component, Reply):
+                    reply_to = component.message_id
+                    break
+        elif not any(isinstance(c, Reply) for c in chain):
+            chain = MessageChain([Reply(reply_to), *chain])
+        return MessageEvent(
+            platform=self.adapter.platform,
+            self_id=self.adapter.self_id,
+            message=chain,
+            message_id=self.adapter.next_id(),
+            sender_id=user.user_id,
+            sender_name=user.nickname,
+            sender_role=user.role if group is not None else None,
+            group_id=str(group) if group is not None else None,
+            reply_to=str(reply_to) if reply_to is not None else None,
+            to_me=to_me or group is None,
+            timestamp=self.time(),
+            adapter=self.adapter,
+        )
+
+    async def send(
+        self,
+        user: SimUser,
+        message: str | MessageChain,
+        group: str | None = None,
+        reply_to: str | None = None,
+    ) -> list[Outgoing]:
+        """Deliver one message and return what the bot sent until the app is idle again."""
+        return await self.dispatch(self.message(user, message, group, reply_to))
+
+    async def dispatch(self, event: Event) -> list[Outgoing]:
+        """Deliver any event and return what the bot sent until the app is idle again."""
+        clock = self._clock()
+        mark = len(self.outbox)
+        self.app.dispatch(event)
+        await clock.settle()
+        return self.outbox[mark:]
+
+    async def notice(self, type: str, sub_type: str = "", **fields: Any) -> list[Outgoing]:
+        """Deliver a notice event (``type``, ``sub_type``, ``user_id``, ``group_id``, ...)."""
+        event = NoticeEvent(
+            platform=self.adapter.platform,
+            self_id=self.adapter.self_id,
+            type=type,
+            sub_type=sub_type,
+            user_id=fields.pop("user_id", None),
+            group_id=fields.pop("group_id", None),
+            raw=fields,
+            adapter=self.adapter,
+        )
+        return await self.dispatch(event)
+
+    async def request(self, type: str, sub_type: str = "", **fields: Any) -> list[Outgoing]:
+        """Deliver a request event (friend or group request)."""
+        event = RequestEvent(
+            platform=self.adapter.platform,
+            self_id=self.adapter.self_id,
+            type=type,
+            sub_type=sub_type,
+            user_id=fields.pop("user_id", None),
+            group_id=fields.pop("group_id", None),
+            comment=fields.pop("comment", ""),
+            flag=fields.pop("flag", ""),
+            raw=fields,
+            adapter=self.adapter,
+        )
+        return await self.dispatch(event)
+
+    async def advance(self, seconds: float) -> list[Outgoing]:
+        """Move virtual time forward, firing every timer due; returns what the bot sent."""
+        clock = self._clock()
+        mark = len(self.outbox)
+        await clock.advance(seconds)
+        return self.outbox[mark:]
+
+    async def settle(self) -> list[Outgoing]:
+        """Let the app finish what it is doing now; returns what it sent meanwhile."""
+        mark = len(self.outbox)
+        await self._clock().settle()
+        return self.outbox[mark:]
