@@ -15,6 +15,8 @@ tracked task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import signal
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -27,6 +29,7 @@ from .bus import EventBus, Handler, TaskSet
 from .config import Settings
 from .events import Event, MessageChain, MessageEvent, Target, to_chain
 from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
+from .gate import Gates, current_gate
 from .plugins.base import Plugin, handler_infos
 from .plugins.loader import PluginSpec, resolve_plugins
 from .session.context import current_scope, current_session
@@ -55,9 +58,7 @@ class App:
     ) -> None:
         self.settings = settings if settings is not None else Settings.load()
         self.bus = EventBus(self.settings.command_prefixes)
-        self.session_registry = SessionRegistry(
-            self._release, self.settings.session.max_queue
-        )
+        self.session_registry = SessionRegistry(self._release, self.settings.session.max_queue)
         self.session_registry.on_open = self._session_opened
         self.session_registry.on_end = self._session_ended
         self.sessions = Sessions(self.session_registry)
@@ -68,6 +69,7 @@ class App:
         self.state: Literal["new", "running", "stopping", "stopped"] = "new"
         self._specs: list[PluginSpec] = list(plugins)
         self._exit_words = frozenset(self.settings.session.exit_words)
+        self._gates = Gates(self._route, self.settings.session.order_window)
         self._listeners: dict[str, list[Listener]] = {
             "incoming": [],
             "sent": [],
@@ -75,6 +77,7 @@ class App:
             "session_ended": [],
         }
         self._closed: asyncio.Event | None = None
+        self._starting = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -94,8 +97,14 @@ class App:
 
         self._register(Builtin())
         self.state = "running"
-        for spec in [*self._specs, *self.settings.plugins]:
-            self.load_plugin(spec, strict=False)
+        self._starting = True
+        try:
+            for spec in [*self._specs, *self.settings.plugins]:
+                self.load_plugin(spec, strict=False)
+            for plugin in list(self.plugins.values()):
+                await self._call_on_load(plugin)
+        finally:
+            self._starting = False
         started: list[Adapter] = []
         try:
             for adapter in self.adapters:
@@ -113,6 +122,9 @@ class App:
             self.state = "stopped"
             return
         self.state = "stopping"
+        dropped = self._gates.clear()
+        if dropped:
+            logger.warning("{} held messages dropped at shutdown", dropped)
         for session in list(self.session_registry):
             session._end("shutdown")
         # Let released openers run their except/finally blocks before tasks are cancelled.
@@ -135,6 +147,11 @@ class App:
         if self._closed is not None:
             self._closed.set()
 
+    def request_stop(self) -> None:
+        """Ask the app to stop soon (safe from signal handlers and from its own tasks)."""
+        if self.state == "running":
+            self.tasks.spawn(self.stop(), name="app-stop")
+
     async def wait_closed(self) -> None:
         """Wait until ``stop()`` has finished."""
         if self._closed is None:
@@ -155,18 +172,14 @@ class App:
         loop = asyncio.get_running_loop()
         await self.start()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, lambda: self.tasks.spawn(self.stop()))
-            except (NotImplementedError, RuntimeError):  # not the main thread
-                pass
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+                loop.add_signal_handler(sig, self.request_stop)
         try:
             await self.wait_closed()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
-                except (NotImplementedError, RuntimeError):
-                    pass
             await self.stop()
 
     # --- plugins -----------------------------------------------------------------------
@@ -184,14 +197,14 @@ class App:
             try:
                 self._register(plugin)
                 loaded.append(plugin)
-            except PluginError as exc:
-                errors.append(exc)
-        for plugin in loaded:
-            if self.state == "running":
+            except PluginError as refused:
+                errors.append(refused)
+        if self.state == "running" and not self._starting:
+            for plugin in loaded:
                 self.tasks.spawn(self._call_on_load(plugin))
-        for exc in errors:
-            self.plugin_errors.append(exc)
-            logger.error("plugin not loaded: {}", exc)
+        for error in errors:
+            self.plugin_errors.append(error)
+            logger.error("plugin not loaded: {}", error)
         if strict and errors:
             raise errors[0]
         return loaded
@@ -199,13 +212,15 @@ class App:
     async def _call_on_load(self, plugin: Plugin) -> None:
         try:
             await plugin.on_load()
-        except Exception as exc:
+        except Exception as failure:
             name = plugin.plugin_name()
             self.bus.remove_plugin(name)
             self.plugins.pop(name.lower(), None)
-            error = PluginError(f"plugin {name} failed in on_load: {type(exc).__name__}: {exc}")
+            error = PluginError(
+                f"plugin {name} failed in on_load: {type(failure).__name__}: {failure}"
+            )
             self.plugin_errors.append(error)
-            logger.opt(exception=exc).error("{}", error)
+            logger.opt(exception=failure).error("{}", error)
 
     def _register(self, plugin: Plugin) -> None:
         name = plugin.plugin_name()
@@ -250,26 +265,48 @@ class App:
         event._context = self
         for listener in self._listeners["incoming"]:
             listener(event)
-        if isinstance(event, MessageEvent):
-            registry = self.session_registry
-            if self._exit_words and event.message_str.strip() in self._exit_words:
-                session = registry.route(event)
-                if session is not None:
-                    session._end("cancelled")
-                    notice = self.settings.session.exit_notice
-                    if notice:
-                        self.tasks.spawn(self._notify(event, notice))
-                    return
-            session = registry.route(event)
+        if not isinstance(event, MessageEvent):
+            self.bus.publish(event)
+            return
+        if self._exit_words and event.message_str.strip() in self._exit_words:
+            session = self.session_registry.route(event)
             if session is not None:
-                session._deliver(event)
+                session._end("cancelled")
+                notice = self.settings.session.exit_notice
+                if notice:
+                    self.tasks.spawn(self._notify(event, notice))
                 return
-        self.bus.publish(event)
+        self._route(event)
+
+    def _route(self, event: MessageEvent) -> None:
+        if self._gates.hold(event):
+            return
+        session = self.session_registry.route(event)
+        if session is not None:
+            session._deliver(event)
+            return
+        self._publish(event)
+
+    def _publish(self, event: MessageEvent) -> None:
+        selected = self.bus.select(event)
+        if not selected:
+            return
+        gate = self._gates.close(event)
+        if gate is None:
+            self.bus.spawn(event, selected)
+            return
+        context = contextvars.Context()
+        context.run(current_gate.set, gate)
+        task = self.bus.spawn(event, selected, context)
+        task.add_done_callback(lambda _: self._gates.open(gate))
 
     def _release(self, events: list[MessageEvent]) -> None:
+        # Rule 8: what queued behind a session that ended goes to the plugins, in order.
         for event in events:
-            if self.state == "running":
-                self.bus.publish(event)
+            if self.state != "running":
+                return
+            if not self._gates.hold(event):
+                self._publish(event)
 
     async def _notify(self, event: MessageEvent, text: str) -> None:
         try:
@@ -287,6 +324,10 @@ class App:
         return lambda: bucket.remove(listener) if listener in bucket else None
 
     def _session_opened(self, session: SessionController) -> None:
+        gate = current_gate.get()
+        if gate is not None:
+            # The handler has opened its session: the sender's next messages can go to it now.
+            self._gates.open(gate)
         for listener in self._listeners["session_opened"]:
             listener(session)
 
@@ -314,7 +355,7 @@ class App:
                 f"session {session.key} ended ({session.reason}); its waiter may not send"
             )
         adapter = event.adapter if event.adapter is not None else self.adapter_for(event.platform)
-        message_id = await self._send(event.target, chain, event, adapter)  # type: ignore[arg-type]
+        message_id = await self._send(event.target, chain, event, adapter)
         if session is not None and session.reason is None:
             key = session.filter.key_for_sent(event, message_id)
             if key:

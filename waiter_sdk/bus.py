@@ -12,14 +12,14 @@ import asyncio
 import contextvars
 import inspect
 import shlex
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
 
 from .events import Event, MessageEvent
-from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
+from .exceptions import HandlerFinished, PluginError, SessionClosedError, SessionTimeoutError
 from .plugins.base import HandlerInfo, HandlerKind
 from .session.context import HandlerScope, current_scope
 from .tasks import TaskSet
@@ -168,12 +168,26 @@ class EventBus:
 
     # --- running -----------------------------------------------------------------------
 
-    def publish(self, event: Event) -> asyncio.Task[None] | None:
-        """Run the handlers that match ``event`` in a tracked task; ``None`` if none match."""
+    def publish(
+        self, event: Event, context: contextvars.Context | None = None
+    ) -> asyncio.Task[None] | None:
+        """Run the handlers that match ``event`` in a tracked task; ``None`` if none match.
+
+        The task runs in a fresh context (or ``context``): it must not inherit the session or
+        handler scope of whatever code happened to publish it.
+        """
         selected = self.select(event)
         if not selected:
             return None
-        return self.tasks.spawn(self._run(event, selected), context=contextvars.Context())
+        return self.spawn(event, selected, context)
+
+    def spawn(
+        self, event: Event, selected: list[_Selected], context: contextvars.Context | None = None
+    ) -> asyncio.Task[None]:
+        return self.tasks.spawn(
+            self._run(event, selected),
+            context=context if context is not None else contextvars.Context(),
+        )
 
     async def run_now(self, event: Event) -> None:
         """Run the matching handlers in the current task (used by ``event.execute``)."""
@@ -189,7 +203,8 @@ class EventBus:
             if isinstance(event, MessageEvent):
                 event.args = item.args if item.args is not None else []
                 event.match = item.match
-            token = current_scope.set(HandlerScope(handler.plugin, handler.name))
+            scope = HandlerScope(handler.plugin, handler.name, event)
+            token = current_scope.set(scope)
             try:
                 if handler.is_gen:
                     await self._run_generator(handler, event)
@@ -203,11 +218,16 @@ class EventBus:
                     handler.label,
                     exc,
                 )
-            except SessionClosedError as exc:
-                logger.debug("{}: {}", handler.label, exc)
+            except (SessionClosedError, HandlerFinished) as exc:
+                logger.debug("{}: {}", handler.label, exc or type(exc).__name__)
             except Exception:
                 logger.exception("handler {} of plugin {} raised", handler.name, handler.plugin)
             finally:
+                for cleanup in scope.cleanups:
+                    try:
+                        cleanup()
+                    except Exception:
+                        logger.exception("cleanup after {} raised", handler.label)
                 current_scope.reset(token)
 
     async def _run_generator(self, handler: Handler, event: Event) -> None:

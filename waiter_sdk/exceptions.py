@@ -4,11 +4,13 @@
 WaiterError
 ├── ConfigError(ValueError)            a setting is missing, unknown or invalid
 ├── PluginError                        a plugin cannot be loaded or declares a bad handler
+├── HandlerFinished                    raised on purpose to end a handler quietly (finish())
 ├── EventError(ValueError)             an event or message cannot be built from what a platform sent
 ├── SessionError
 │   ├── SessionTimeoutError(TimeoutError)  the session's deadline passed
 │   ├── SessionBusyError               the session key is already held by another session
 │   └── SessionClosedError             the session was ended from outside (replaced, closed, shutdown)
+│       └── QueueCancelledError        cancel_queued() dropped a message before it was sent
 └── AdapterError
     ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
     ├── ActionFailedError              the platform answered an action with a failure
@@ -28,7 +30,9 @@ __all__ = [
     "AdapterError",
     "ConfigError",
     "EventError",
+    "HandlerFinished",
     "PluginError",
+    "QueueCancelledError",
     "SessionBusyError",
     "SessionClosedError",
     "SessionError",
@@ -49,6 +53,10 @@ class PluginError(WaiterError):
     """A plugin failed to load: import error, duplicate name or command, bad handler."""
 
 
+class HandlerFinished(WaiterError):
+    """Ends the running handler quietly; the bus neither logs nor re-raises it."""
+
+
 class EventError(WaiterError, ValueError):
     """Platform data could not be turned into an event or a message."""
 
@@ -67,6 +75,13 @@ class SessionBusyError(SessionError):
 
 class SessionClosedError(SessionError):
     """The session was ended from outside: replaced, closed by the app, or shut down."""
+
+
+class QueueCancelledError(SessionClosedError):
+    """``cancel_queued()`` dropped this message before it was sent.
+
+    A subclass of ``SessionClosedError``, so a handler that does not catch it ends quietly.
+    """
 
 
 class AdapterError(WaiterError):

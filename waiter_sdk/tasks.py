@@ -23,7 +23,11 @@ class TaskSet:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(
-        self, coro: Coroutine[Any, Any, Any], *, context: contextvars.Context | None = None, name: str = ""
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        context: contextvars.Context | None = None,
+        name: str = "",
     ) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name or None, context=context)
         self._tasks.add(task)
@@ -34,9 +38,16 @@ class TaskSet:
         return len(self._tasks)
 
     async def aclose(self) -> None:
-        """Cancel every task still running and wait for all of them to finish."""
-        while self._tasks:
-            tasks = list(self._tasks)
+        """Cancel every task still running and wait for all of them to finish.
+
+        The calling task is left alone: a task that closes its own owner (a reader that asks
+        the app to stop at end of input) must not wait on itself.
+        """
+        me = asyncio.current_task()
+        while True:
+            tasks = [t for t in self._tasks if t is not me]
+            if not tasks:
+                return
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, SupportsIndex, overload
 from .components import Component, Plain
 
 if TYPE_CHECKING:
-    from .result import MessageEventResult
+    pass
 
 __all__ = ["MessageChain", "to_chain"]
 

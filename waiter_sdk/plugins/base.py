@@ -77,9 +77,7 @@ def _check_handler(func: object, decorator: str) -> None:
         for p in inspect.signature(func).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    varargs = any(
-        p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values()
-    )
+    varargs = any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(func).parameters.values())
     if len(params) != 2 and not (varargs and len(params) < 2):
         raise PluginError(
             f"@{decorator} handler {name} must take (self, event); "
@@ -150,9 +148,7 @@ def on_message(priority: int = 0, *, description: str | None = None) -> Callable
     return decorate
 
 
-def regex(
-    pattern: str | re.Pattern[str], flags: int = 0, *, priority: int = 0
-) -> Callable[[F], F]:
+def regex(pattern: str | re.Pattern[str], flags: int = 0, *, priority: int = 0) -> Callable[[F], F]:
     """Handle messages whose text matches ``pattern`` (``re.search``); the match is ``event.match``."""
     try:
         compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
@@ -175,7 +171,9 @@ def on_notice(*types: str, priority: int = 0) -> Callable[[F], F]:
     """Handle notices, all of them or only those whose ``type`` is in ``types``."""
 
     def decorate(func: F) -> F:
-        return _attach(func, HandlerInfo(kind="notice", priority=priority, types=types), "on_notice")
+        return _attach(
+            func, HandlerInfo(kind="notice", priority=priority, types=types), "on_notice"
+        )
 
     return decorate
 

@@ -54,7 +54,9 @@ def _instantiate(cls: type[Plugin], origin: str) -> Plugin:
     try:
         return cls()
     except Exception as exc:
-        raise PluginError(f"plugin class {cls.__qualname__} from {origin} failed to start: {exc}") from exc
+        raise PluginError(
+            f"plugin class {cls.__qualname__} from {origin} failed to start: {exc}"
+        ) from exc
 
 
 def _namespace() -> types.ModuleType:
@@ -83,9 +85,7 @@ def _import_file(name: str, path: Path, package_dir: Path | None) -> types.Modul
         raise PluginError(f"plugin {path} is broken: {exc}") from exc
     except Exception as exc:
         del sys.modules[name]
-        raise PluginError(
-            f"plugin {path} failed to import: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise PluginError(f"plugin {path} failed to import: {type(exc).__name__}: {exc}") from exc
     return module
 
 
@@ -170,7 +170,9 @@ def _from_dotted(spec: str, out: Resolved) -> None:
         module = importlib.import_module(module_name)
     except Exception as exc:
         out.errors.append(
-            PluginError(f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}")
+            PluginError(
+                f"plugin module {module_name!r} failed to import: {type(exc).__name__}: {exc}"
+            )
         )
         return
     if not attr:

@@ -4,6 +4,6 @@ Usage: ``async with Simulator(plugins=[MyPlugin]) as sim: out = await sim.send(a
 """
 
 from .clock import NotIdleError, VirtualClock
-from .simulator import Outgoing, SimUser, Simulator, SimulatorAdapter
+from .simulator import Outgoing, Simulator, SimulatorAdapter, SimUser
 
 __all__ = ["NotIdleError", "Outgoing", "SimUser", "Simulator", "SimulatorAdapter", "VirtualClock"]

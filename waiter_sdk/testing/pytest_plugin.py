@@ -11,13 +11,9 @@ Every simulator the factory made is stopped when the test ends. Needs pytest-asy
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - without pytest-asyncio there is no async fixture
-    pytest_asyncio = None
 
 from .simulator import Simulator
 
@@ -25,7 +21,8 @@ __all__ = ["simulator"]
 
 SimulatorFactory = Callable[..., Awaitable[Simulator]]
 
-if pytest_asyncio is not None:
+if importlib.util.find_spec("pytest_asyncio") is not None:
+    import pytest_asyncio
 
     @pytest_asyncio.fixture
     async def simulator() -> AsyncIterator[SimulatorFactory]:

@@ -1,0 +1,1 @@
+"""Runnable example plugins, one folder each; the docs quote them and tests run them."""
