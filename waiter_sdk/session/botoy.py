@@ -1,11 +1,563 @@
-"""botoy-style sessions (``start_session``). Placeholder until the session issue lands."""
+"""botoy-style sessions: ``start_session`` inside a handler, then ``await ss.text()`` in a loop.
+
+Usage, inside a plugin handler::
+
+    ss = start_session(event)                  # or start_session() in a handler: the current event
+    name, reply = await ss.must_text("What is your name?")
+    await reply.send(f"Hello, {name}!")
+
+The scope (which later messages the session takes) follows botoy's ``start_session`` docs:
+
+=================================  ================================================================
+arguments                          the session takes
+=================================  ================================================================
+started from a private message     that user's private messages (every argument is ignored)
+group message, default             the sender's messages in that group and their private ones
+group message, ``group=True``      the same
+``group=True, multi_user=True``    every message of that group (no private message)
+group message, ``friend=True``     the sender's private messages only; replies go privately
+``group=<id>``                     every message of group ``id``; ``friend``, ``multi_user`` ignored
+``friend=<id>``                    user ``id``'s private messages; ``group``, ``multi_user`` ignored
+``group=<id>, friend=<id>``        that user in that group plus their private messages
+the same and ``multi_user=True``   every message of group ``id``
+=================================  ================================================================
+
+Precedence is ``group > multi_user > friend``: ``multi_user`` only matters with a group, and
+``friend`` only when no group applies. An id is an ``int`` or a ``str`` (never a ``bool``); when any
+id is given the boolean arguments are ignored, so ``group=True, friend=42`` is user 42's private
+chat, as in botoy. The bot's own messages never open nor reach a session.
+
+Where this differs from botoy, on purpose:
+
+* ``skip_responder=False`` really queues messages sent while no ``text()`` call waits; the next
+  ``text()`` returns the oldest one at once (botoy drops them silently). ``True`` drops them.
+* The session ends when ``finish()`` is called or when the handler that opened it returns or
+  raises, synchronously, so the very next message is handled normally (botoy loses it).
+* Sessions are keyed per plugin and namespaced by platform, bot, kind and ids, so a group and a user
+  with the same number never collide; a second session of the same scope in the same plugin raises
+  ``SessionBusyError``. Sessions of different plugins on one scope coexist; the newest takes the
+  messages (API rule 11), except that a member's own session is looked up before a group-wide one
+  of the same plugin, as botoy does.
+* A member session also takes its user's private messages, so a private session for that user
+  in the same plugin is refused while it is open (botoy would open one that never gets a message).
+* ``await ss.finish(...)`` is awaited, like every send; messages still queued are handed to the
+  plugins instead of vanishing.
+* Ended from outside (an exit word, ``app.sessions.close``, the app stopping), a waiting or later
+  ``text()`` raises ``SessionClosedError``, which ends the handler quietly.
+
+There is no idle deadline: a botoy session lives as long as its handler (``app.sessions`` shows a
+deadline a year away); each ``text()`` call has its own timeout (``set_default_timeout``, 30 s).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NoReturn, overload
 
-__all__ = ["start_session"]
+from loguru import logger
+
+from ..events import Component, MessageEvent, MessageEventResult, Target
+from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
+from .context import current_scope
+from .controller import EndReason, SessionController
+from .filters import SessionFilter
+from .registry import SessionRegistry
+from .waiter import registry_of
+
+__all__ = ["BotoyScope", "BotoySession", "BotoySessionFilter", "start_session"]
+
+ScopeKind = Literal["group", "member", "private"]
+Sendable = str | Component | Sequence[Component | str] | MessageEventResult
+FinishInfo = str | Callable[[], str]
+
+DEFAULT_TIMEOUT = 30.0
+# A botoy session has no idle deadline, but the controller needs one: a year, finite so that
+# app.sessions and the sandbox inspector (JSON) can show it.
+_NO_DEADLINE = 365 * 24 * 3600.0
 
 
-def start_session(*args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError("start_session is not implemented yet")
+def _base(plugin: str, event: MessageEvent) -> str:
+    return f"botoy|{plugin}|{event.platform}|{event.self_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class BotoyScope:
+    """Which messages a ``start_session`` session takes.
+
+    Usage: ``ss.scope.kind == "member"`` and ``ss.scope.group_id == "g1"``.
+
+    ``"group"``: every message of ``group_id``. ``"member"``: ``user_id``'s messages in
+    ``group_id`` and their private messages. ``"private"``: ``user_id``'s private messages.
+    """
+
+    kind: ScopeKind
+    group_id: str | None = None
+    user_id: str | None = None
+
+    def _key(self, base: str) -> str:
+        if self.kind == "group":
+            return f"{base}|g|{self.group_id}"
+        if self.kind == "member":
+            return f"{base}|m|{self.group_id}|{self.user_id}"
+        return f"{base}|u|{self.user_id}"
+
+    def describe(self) -> str:
+        if self.kind == "group":
+            return f"group {self.group_id} (every member)"
+        if self.kind == "member":
+            return f"user {self.user_id} in group {self.group_id} (and their private messages)"
+        return f"the private chat with user {self.user_id}"
+
+
+class BotoySessionFilter(SessionFilter):
+    """Routes messages to one plugin's ``start_session`` sessions, whatever their scope.
+
+    Usage: made by ``start_session``; one distinct filter per plugin, so routing computes one key
+    per plugin that has botoy sessions open, however many sessions are open.
+
+    A private message from U gives U's private key, held by U's private session or, as an extra
+    key, by a member session of U. A group message gives the member key when this plugin has a
+    session for that member (botoy looks the member up before the group), else the group key.
+    """
+
+    def __init__(self, plugin: str, open_key: str = "") -> None:
+        self.plugin = plugin
+        self._open_key = open_key
+
+    def _identity(self) -> tuple[Any, ...]:
+        # The opening key belongs to one session; routing depends on the plugin only.
+        return (BotoySessionFilter, (("plugin", self.plugin),))
+
+    def filter(self, event: MessageEvent) -> str | None:
+        if event.sender_id == event.self_id:
+            return None  # the bot's own echo must never feed a session (a group parrot loops)
+        base = _base(self.plugin, event)
+        if event.group_id is None:
+            return f"{base}|u|{event.sender_id}"
+        member = f"{base}|m|{event.group_id}|{event.sender_id}"
+        if registry_of(event).get(member) is not None:
+            return member
+        return f"{base}|g|{event.group_id}"
+
+    def open_key(self, event: MessageEvent) -> str:
+        return self._open_key
+
+
+def _is_id(value: object) -> bool:
+    # bool is an int subclass: True means "this chat", never user 1.
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _resolve_scope(
+    event: MessageEvent,
+    group: bool | int | str | None,
+    friend: bool | int | str | None,
+    multi_user: bool | None,
+) -> tuple[BotoyScope, Target]:
+    """The scope ``start_session`` opens for ``event``, and where its messages go first."""
+    platform, self_id = event.platform, event.self_id
+    for name, value in (("group", group), ("friend", friend)):
+        if isinstance(value, str) and not value:
+            raise ValueError(f"start_session({name}='') names no chat; pass an id or True")
+    if _is_id(group) or _is_id(friend):
+        gid = str(group) if _is_id(group) else None
+        uid = str(friend) if _is_id(friend) else None
+        if gid is not None and (uid is None or multi_user):
+            return BotoyScope("group", gid), Target(platform, self_id, group_id=gid)
+        assert uid is not None
+        private = Target(platform, self_id, user_id=uid)
+        if gid is not None:
+            return BotoyScope("member", gid, uid), private
+        return BotoyScope("private", None, uid), private
+    if event.sender_id == event.self_id:
+        raise RuntimeError(
+            "start_session() was called for a message the bot sent itself; "
+            "check the sender before starting a session"
+        )
+    sender = event.sender_id
+    if event.group_id is None:
+        return BotoyScope("private", None, sender), event.target
+    if group:
+        if multi_user:
+            return BotoyScope("group", event.group_id), event.target
+        return BotoyScope("member", event.group_id, sender), event.target
+    if friend:
+        return BotoyScope("private", None, sender), Target(platform, self_id, user_id=sender)
+    return BotoyScope("member", event.group_id, sender), event.target
+
+
+class _BotoyController(SessionController):
+    """A controller whose mailbox is read by ``text()`` instead of a pump calling a waiter."""
+
+    __slots__ = ("front",)
+
+    front: BotoySession
+
+    def _deliver(self, event: MessageEvent) -> None:
+        # Called synchronously by dispatch: a waiting text() gets the message with no task.
+        self.front._arrive(event)
+
+    def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
+        if self.reason is not None:
+            return
+        super()._end(reason, error)
+        future = self._future
+        if future.done() and not future.cancelled():
+            future.exception()  # nobody awaits a botoy session's future: mark it retrieved
+        self.front._closed()
+
+
+async def _never_called(controller: SessionController, event: MessageEvent) -> None:
+    raise RuntimeError("a botoy session delivers to text(), never to a waiter call")
+
+
+def _expire(waiter: asyncio.Future[MessageEvent | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class BotoySession:
+    """One ``start_session`` conversation: read the next messages with ``text()``.
+
+    Usage::
+
+        ss = start_session(event, group=True, multi_user=True)
+        ss.set_finish_info("Game over.")
+        while True:
+            answer, reply = await ss.must_text()      # 30 s, then "Game over." and the end
+            if answer == "q":
+                await ss.finish("Bye!")
+            await reply.send(answer)
+    """
+
+    __slots__ = (
+        "_controller",
+        "_default_timeout",
+        "_finish_info",
+        "_last",
+        "_origin",
+        "_private_key",
+        "_registry",
+        "_reply_target",
+        "_waiter",
+        "scope",
+        "skip_responder",
+    )
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        origin: MessageEvent,
+        scope: BotoyScope,
+        reply_target: Target,
+        skip_responder: bool,
+    ) -> None:
+        self._registry = registry
+        self._origin = origin
+        self._reply_target = reply_target
+        self._last: MessageEvent | None = None
+        self._waiter: asyncio.Future[MessageEvent | None] | None = None
+        self._default_timeout = DEFAULT_TIMEOUT
+        self._finish_info: FinishInfo = ""
+        self._private_key: str | None = None
+        self.scope = scope
+        self.skip_responder = skip_responder
+        self._controller: _BotoyController  # set by start_session before anyone can use it
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """The registry key of this session (as listed by ``app.sessions``)."""
+        return self._controller.key
+
+    @property
+    def closed(self) -> bool:
+        """True once the session has ended, whatever the reason."""
+        return self._controller.reason is not None
+
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the next ``text()`` (only with ``skip_responder=False``)."""
+        return self._controller.queued
+
+    def set_default_timeout(self, seconds: float) -> None:
+        """Seconds that ``text()`` and ``must_text()`` wait when given no timeout (default 30)."""
+        self._default_timeout = self._check_timeout(seconds)
+
+    def set_finish_info(self, info: FinishInfo) -> None:
+        """Text sent by ``finish()`` without ``info`` and by ``must_text`` on timeout.
+
+        A callable is called at that moment. The default is empty: nothing is sent.
+        """
+        if not (isinstance(info, str) or callable(info)):
+            raise TypeError(f"set_finish_info() takes a str or a callable, not {info!r}")
+        self._finish_info = info
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def text(
+        self,
+        timeout: float | None = None,
+        *,
+        prompt: Sendable | None = None,
+    ) -> tuple[str | None, MessageEvent | None]:
+        """The next message of the scope as ``(text, event)``; ``(None, None)`` on timeout.
+
+        Usage: ``answer, reply = await ss.text(60, prompt="Your move?")``.
+
+        ``prompt`` is sent first (the session already listens, so a fast answer is not missed).
+        Raises ``SessionClosedError`` if the session ended meanwhile (an exit word, the app
+        stopping), which ends the handler quietly.
+        """
+        event = await self._next(timeout, prompt)
+        if event is None:
+            return None, None
+        return event.message_str, event
+
+    async def must_text(
+        self,
+        prompt: Sendable | None = None,
+        timeout: float | None = None,
+    ) -> tuple[str, MessageEvent]:
+        """Like ``text()``, but a timeout finishes the session (finish info sent) and the handler.
+
+        Usage: ``name, reply = await ss.must_text("What is your name?")``.
+        """
+        event = await self._next(timeout, prompt)
+        if event is None:
+            await self.finish()
+        return event.message_str, event
+
+    async def _next(
+        self,
+        timeout: float | None,
+        prompt: Sendable | None,
+    ) -> MessageEvent | None:
+        controller = self._controller
+        self._check_open()
+        if self._waiter is not None:
+            raise RuntimeError(
+                f"session {controller.key} is already waiting in text(); "
+                "one reader at a time per session"
+            )
+        seconds = self._default_timeout if timeout is None else self._check_timeout(timeout)
+        self._claim_private_messages()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[MessageEvent | None] = loop.create_future()
+        self._waiter = waiter
+        handle: asyncio.TimerHandle | None = None
+        try:
+            mailbox = controller._mailbox
+            if mailbox:  # skip_responder=False: an early answer waits here, oldest first
+                waiter.set_result(mailbox.pop(0))
+            if prompt is not None:
+                await self.send(prompt)
+            if not waiter.done():
+                handle = loop.call_at(loop.time() + seconds, _expire, waiter)
+            event = await waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+        if event is None:
+            self._check_open()  # woken by the end of the session, not by the timeout
+            return None
+        self._last = event
+        return event
+
+    def _arrive(self, event: MessageEvent) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
+            return
+        controller = self._controller
+        if self.skip_responder:
+            logger.debug(
+                "botoy session {}: dropped a message sent while no text() waited "
+                "(skip_responder=True)",
+                controller.key,
+            )
+            return
+        mailbox = controller._mailbox
+        if mailbox is None:
+            mailbox = controller._mailbox = []
+        if len(mailbox) >= controller.max_queue:
+            logger.warning(
+                "botoy session {} (plugin {}) has {} unread messages: dropped one (max_queue)",
+                controller.key,
+                controller.plugin or "?",
+                len(mailbox),
+            )
+            return
+        mailbox.append(event)
+
+    def _closed(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _claim_private_messages(self) -> None:
+        # A member session also takes its user's private messages, unless another session of
+        # the plugin holds them; retried at each wait so it takes over once that one ends.
+        key = self._private_key
+        if key is not None and key not in (self._controller.sent_keys or ()):
+            self._registry.add_key(self._controller, key)
+
+    # --- writing and ending -----------------------------------------------------------------
+
+    async def send(self, message: Sendable) -> str:
+        """Send to where the conversation is: the last message's chat, or the scope's chat.
+
+        Usage: ``await ss.send("Thinking...")``. Returns the sent message's id.
+        """
+        last = self._last
+        if last is not None:
+            return await last.send(message)
+        origin = self._origin
+        if origin.target == self._reply_target:
+            return await origin.send(message)
+        # The scope's chat is not the trigger's (friend=True from a group, explicit ids).
+        send = getattr(origin._context, "send", None)
+        if send is None:
+            raise RuntimeError("this event was not dispatched through an App")
+        return str(await send(self._reply_target, message))
+
+    async def finish(self, info: Sendable | None = None) -> NoReturn:
+        """End the session now, send ``info`` (or the finish info), and end the handler quietly.
+
+        Usage: ``await ss.finish("Bye!")``. ``info=""`` sends nothing. Nothing is sent if the
+        session had already been ended from outside (an exit word, the app stopping).
+        """
+        controller = self._controller
+        interrupted = controller.interrupted
+        controller.stop()
+        if info is None:
+            info = self._finish_info() if callable(self._finish_info) else self._finish_info
+        if info and not interrupted:
+            await self.send(info)
+        raise HandlerFinished(f"session {controller.key} finished")
+
+    def _check_open(self) -> None:
+        controller = self._controller
+        if controller.reason is not None:
+            raise SessionClosedError(f"session {controller.key} has ended ({controller.reason})")
+
+    @staticmethod
+    def _check_timeout(value: object) -> float:
+        if isinstance(value, str):
+            raise TypeError(
+                f"the timeout must be a number of seconds, not {value!r}; "
+                "to ask something, use text(prompt=...) or must_text(prompt)"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"the timeout must be a number of seconds, not {value!r}")
+        if not value > 0:
+            raise ValueError(f"the timeout must be more than 0 seconds, not {value!r}")
+        return float(value)
+
+    def __repr__(self) -> str:
+        state = self._controller.reason or "open"
+        return f"<BotoySession {self.scope.describe()} ({state})>"
+
+
+@overload
+def start_session(
+    event: MessageEvent,
+    /,
+    *,
+    group: bool | int | str | None = None,
+    friend: bool | int | str | None = None,
+    multi_user: bool | None = None,
+    skip_responder: bool = True,
+) -> BotoySession: ...
+@overload
+def start_session(
+    group: bool | int | str | None = None,
+    friend: bool | int | str | None = None,
+    multi_user: bool | None = None,
+    skip_responder: bool = True,
+) -> BotoySession: ...
+def start_session(
+    first: MessageEvent | bool | int | str | None = None,
+    /,
+    friend: bool | int | str | None = None,
+    multi_user: bool | None = None,
+    skip_responder: bool = True,
+    *,
+    group: bool | int | str | None = None,
+) -> BotoySession:
+    """Start a botoy-style session for the message being handled; returns the session.
+
+    Usage, inside a handler: ``ss = start_session(event)`` or, botoy style, ``start_session()``
+    (the handler's own event). ``group``, ``friend`` and ``multi_user`` choose the scope (see the
+    module docstring); ``skip_responder=False`` keeps messages sent while no ``text()`` waits.
+
+    The session ends with ``finish()`` or when this handler returns or raises. Raises
+    ``SessionBusyError`` if this plugin already has a session of that scope open.
+    """
+    # One implementation for both shapes: (event, /, **scope) and botoy's (group, friend, ...).
+    event: MessageEvent | None = None
+    if isinstance(first, MessageEvent):
+        event = first
+    elif first is not None:
+        if group is not None:
+            raise TypeError("start_session() got multiple values for argument 'group'")
+        group = first
+    handler_scope = current_scope.get()
+    if handler_scope is None:
+        raise RuntimeError(
+            "start_session() must be called inside a plugin handler: the session ends with it"
+        )
+    if event is None:
+        current = handler_scope.event
+        if not isinstance(current, MessageEvent):
+            raise RuntimeError(
+                "start_session() found no current message; pass it: start_session(event, ...)"
+            )
+        event = current
+    registry = registry_of(event)
+    scope, reply_target = _resolve_scope(event, group, friend, multi_user)
+    plugin = handler_scope.plugin
+    base = _base(plugin, event)
+    key = scope._key(base)
+    session = BotoySession(registry, event, scope, reply_target, skip_responder)
+    controller = _BotoyController(
+        registry,
+        key=key,
+        session_filter=BotoySessionFilter(plugin, key),
+        event=event,
+        call=_never_called,
+        timeout=_NO_DEADLINE,  # each text() call carries its own timeout
+        busy="queue",
+        max_queue=registry.default_max_queue,
+        plugin=plugin,
+    )
+    controller.front = session
+    session._controller = controller
+    try:
+        registry.open(controller, "busy")
+    except SessionBusyError:
+        raise SessionBusyError(_busy_message(registry, key, plugin, scope)) from None
+    if scope.kind == "member":
+        session._private_key = BotoyScope("private", None, scope.user_id)._key(base)
+        session._claim_private_messages()
+    handler_scope.cleanups.append(controller.stop)
+    logger.debug("botoy session {} opened: {}", key, scope.describe())
+    return session
+
+
+def _busy_message(registry: SessionRegistry, key: str, plugin: str, scope: BotoyScope) -> str:
+    holder = registry.get(key)
+    if holder is None and scope.kind == "private":
+        # Held as the extra key of a member session: the user's private messages are taken.
+        return (
+            f"start_session: plugin {plugin!r} already has a session that takes the private "
+            f"messages of user {scope.user_id} (one started in a group); finish it first"
+        )
+    return (
+        f"start_session: plugin {plugin!r} already has an open session for {scope.describe()}; "
+        "finish() it, or let the handler that opened it return, before starting another"
+    )

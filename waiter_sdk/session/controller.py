@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EndReason", "SessionController", "WaiterCall"]
 
-EndReason = Literal[
-    "stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"
-]
+EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
 WaiterCall = Callable[["SessionController", MessageEvent], Awaitable[None]]
 BusyPolicy = Literal["queue", "drop"]
 
@@ -67,8 +65,8 @@ class SessionController:
         "opened_at",
         "plugin",
         "reason",
-        "seq",
         "sent_keys",
+        "seq",
     )
 
     def __init__(
@@ -244,9 +242,7 @@ class SessionController:
             if error is not None:
                 future.set_exception(error)
             elif reason == "timeout":
-                future.set_exception(
-                    SessionTimeoutError(f"session {self.key} timed out")
-                )
+                future.set_exception(SessionTimeoutError(f"session {self.key} timed out"))
             elif reason in ("replaced", "shutdown"):
                 future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
             else:

@@ -16,8 +16,8 @@ from typing import Literal
 from loguru import logger
 
 from ..events import MessageEvent
-from ..tasks import TaskSet
 from ..exceptions import SessionBusyError
+from ..tasks import TaskSet
 from .controller import SessionController
 from .filters import SessionFilter
 

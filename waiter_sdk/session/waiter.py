@@ -30,7 +30,6 @@ __all__ = ["SessionWaiter", "registry_of", "session_waiter"]
 _DEFAULT_FILTER = SenderSessionFilter()
 
 
-
 class _HasRegistry(Protocol):
     session_registry: SessionRegistry
 
