@@ -180,17 +180,17 @@ class SessionController:
     def _deliver(self, event: MessageEvent) -> None:
         """Take an event routed to this session (called synchronously by dispatch)."""
         if self._pump is None:
-            self._mailbox = [event]
             ctx = contextvars.copy_context()
             ctx.run(current_session.set, self)
-            self._pump = self._registry.tasks.spawn(self._run_pump(), context=ctx)
+            self._pump = self._registry.tasks.spawn(self._run_pump(event), context=ctx)
             return
         if self.busy == "drop":
             self._dropped += 1
             logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
             return
         mailbox = self._mailbox
-        assert mailbox is not None
+        if mailbox is None:
+            mailbox = self._mailbox = []
         if len(mailbox) >= self.max_queue:
             self._dropped += 1
             logger.warning(
@@ -202,11 +202,10 @@ class SessionController:
             return
         mailbox.append(event)
 
-    async def _run_pump(self) -> None:
+    async def _run_pump(self, event: MessageEvent) -> None:
+        """Run waiter calls one at a time: this event, then whatever queued meanwhile."""
         try:
-            mailbox = self._mailbox
-            while mailbox and self.reason is None:
-                event = mailbox.pop(0)
+            while True:
                 if self._history is not None:
                     self._history.append(tuple(event.message))
                 try:
@@ -219,6 +218,10 @@ class SessionController:
                 except Exception as exc:
                     self._end("error", exc)
                     return
+                mailbox = self._mailbox
+                if self.reason is not None or not mailbox:
+                    return
+                event = mailbox.pop(0)
         finally:
             self._pump = None
             if self._mailbox is not None and not self._mailbox:
