@@ -62,7 +62,7 @@ from ..events import Component, MessageEvent, MessageEventResult, Target
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from .context import current_scope
 from .controller import EndReason, SessionController
-from .filters import SessionFilter
+from .filters import SessionFilter, part
 from .registry import SessionRegistry
 from .waiter import registry_of
 
@@ -79,7 +79,7 @@ _NO_DEADLINE = 365 * 24 * 3600.0
 
 
 def _base(plugin: str, event: MessageEvent) -> str:
-    return f"botoy|{plugin}|{event.platform}|{event.self_id}"
+    return f"botoy|{part(plugin)}|{part(event.platform)}|{part(event.self_id)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +98,10 @@ class BotoyScope:
 
     def _key(self, base: str) -> str:
         if self.kind == "group":
-            return f"{base}|g|{self.group_id}"
+            return f"{base}|g|{part(self.group_id)}"
         if self.kind == "member":
-            return f"{base}|m|{self.group_id}|{self.user_id}"
-        return f"{base}|u|{self.user_id}"
+            return f"{base}|m|{part(self.group_id)}|{part(self.user_id)}"
+        return f"{base}|u|{part(self.user_id)}"
 
     def describe(self) -> str:
         if self.kind == "group":
@@ -135,11 +135,11 @@ class BotoySessionFilter(SessionFilter):
             return None  # the bot's own echo must never feed a session (a group parrot loops)
         base = _base(self.plugin, event)
         if event.group_id is None:
-            return f"{base}|u|{event.sender_id}"
-        member = f"{base}|m|{event.group_id}|{event.sender_id}"
+            return f"{base}|u|{part(event.sender_id)}"
+        member = f"{base}|m|{part(event.group_id)}|{part(event.sender_id)}"
         if registry_of(event).get(member) is not None:
             return member
-        return f"{base}|g|{event.group_id}"
+        return f"{base}|g|{part(event.group_id)}"
 
     def open_key(self, event: MessageEvent) -> str:
         return self._open_key

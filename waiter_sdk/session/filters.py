@@ -29,6 +29,19 @@ __all__ = [
 ]
 
 
+def part(value: str | None) -> str:
+    """One component of a key, escaped so that no id can forge another key's separators.
+
+    Ids come from platforms and, in the sandbox, from what people type as a name: a sender named
+    ``b|p|a`` must not produce the key of another conversation.
+    """
+    if value is None:
+        return "-"
+    if "|" in value or "\\" in value or value == "-":
+        return "\\" + value.replace("\\", "\\\\").replace("|", "\\!")
+    return value
+
+
 class SessionFilter:
     """Base class: subclass and implement ``filter(event) -> str``.
 
@@ -77,24 +90,25 @@ class SenderSessionFilter(SessionFilter):
     """One sender in one conversation: Bob's messages never reach Alice's session in a group."""
 
     def filter(self, event: MessageEvent) -> str:
-        chat = f"g{event.group_id}" if event.group_id is not None else "p"
-        return f"sender|{event.platform}|{event.self_id}|{chat}|{event.sender_id}"
+        chat = f"g{part(event.group_id)}" if event.group_id is not None else "p"
+        return f"sender|{part(event.platform)}|{part(event.self_id)}|{chat}|{part(event.sender_id)}"
 
 
 class GroupSessionFilter(SessionFilter):
     """The whole group shares one session; in a private chat it is the sender's own."""
 
     def filter(self, event: MessageEvent) -> str:
+        head = f"group|{part(event.platform)}|{part(event.self_id)}"
         if event.group_id is not None:
-            return f"group|{event.platform}|{event.self_id}|g{event.group_id}"
-        return f"group|{event.platform}|{event.self_id}|p{event.sender_id}"
+            return f"{head}|g{part(event.group_id)}"
+        return f"{head}|p{part(event.sender_id)}"
 
 
 class UserSessionFilter(SessionFilter):
     """One sender in every conversation with this bot: their group and private messages alike."""
 
     def filter(self, event: MessageEvent) -> str:
-        return f"user|{event.platform}|{event.self_id}|{event.sender_id}"
+        return f"user|{part(event.platform)}|{part(event.self_id)}|{part(event.sender_id)}"
 
 
 _reply_sessions = itertools.count(1)
@@ -118,10 +132,11 @@ class ReplySessionFilter(SessionFilter):
     def filter(self, event: MessageEvent) -> str | None:
         if event.reply_to is None:
             return None
-        return f"reply|{event.platform}|{event.self_id}|{event.reply_to}"
+        return f"reply|{part(event.platform)}|{part(event.self_id)}|{part(event.reply_to)}"
 
     def open_key(self, event: MessageEvent) -> str:
-        return f"reply-session|{event.platform}|{event.self_id}|{next(_reply_sessions)}"
+        bot = f"{part(event.platform)}|{part(event.self_id)}"
+        return f"reply-session|{bot}|{next(_reply_sessions)}"
 
     def key_for_sent(self, event: MessageEvent, message_id: str) -> str | None:
-        return f"reply|{event.platform}|{event.self_id}|{message_id}"
+        return f"reply|{part(event.platform)}|{part(event.self_id)}|{part(message_id)}"
