@@ -1,0 +1,49 @@
+"""Sessions opened inside async-generator handlers: yields and session sends keep their order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from waiter_sdk import MessageEvent, Plugin, SessionController, command, session_waiter
+from waiter_sdk.testing import Simulator
+
+
+class Story(Plugin):
+    name = "story"
+
+    @command("story")
+    async def story(self, event: MessageEvent) -> AsyncIterator[str]:
+        yield "Once upon a time."
+        yield "Pick a door: left or right?"
+
+        @session_waiter(timeout=30)
+        async def door(controller: SessionController, reply: MessageEvent) -> None:
+            await reply.send(f"You open the {reply.message_str} door.")
+            await reply.send("It creaks.")
+            controller.stop()
+
+        try:
+            await door(event)
+        except TimeoutError:
+            yield "You stood still too long."
+            return
+        yield "The end."
+        yield "(Thanks for playing.)"
+
+
+async def test_yields_before_during_and_after_a_session_go_out_in_order() -> None:
+    async with Simulator(plugins=[Story]) as sim:
+        alice = sim.user("alice")
+        out = await sim.send(alice, "/story", group="g")
+        assert [o.text for o in out] == ["Once upon a time.", "Pick a door: left or right?"]
+        out = await sim.send(alice, "left", group="g")
+        assert [o.text for o in out] == [
+            "You open the left door.",
+            "It creaks.",
+            "The end.",
+            "(Thanks for playing.)",
+        ]
+        await sim.send(alice, "/story", group="g")
+        out = await sim.advance(30)
+        assert [o.text for o in out] == ["You stood still too long."]
+        assert len(sim.app.sessions) == 0

@@ -1,0 +1,89 @@
+"""The command line and the console adapter, as a person uses them."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from waiter_sdk import App
+from waiter_sdk.adapters.console import ConsoleAdapter
+from waiter_sdk.config import Settings
+from waiter_sdk.testing import VirtualClock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "waiter_sdk", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_console_chat_through_the_real_command() -> None:
+    script = "/echo hi there\n/echo\nagain\n/as bob\n/group g1\n/echo\nfrom the group\n"
+    result = run_cli("run", "--adapter", "console", "--plugins", "example_plugins", stdin=script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "bot -> private you: hi there" in lines
+    assert "bot -> private you: What should I repeat?" in lines
+    assert "bot -> private you: again" in lines
+    assert "[now typing as bob, private]" in lines
+    assert "bot -> group g1: What should I repeat?" in lines
+    assert "bot -> group g1: from the group" in lines
+
+
+def test_bad_setting_exits_2_naming_the_setting() -> None:
+    result = run_cli("run", "--adapter", "console", env={"WAITER_SESSION__MAX_QUEUE": "lots"})
+    assert result.returncode == 2
+    assert "WAITER_SESSION__MAX_QUEUE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_lists_plugins_and_fails_on_a_broken_one(tmp_path: Path) -> None:
+    ok = run_cli("check", "--plugins", "example_plugins")
+    assert ok.returncode == 0, ok.stderr
+    assert "ok  echo" in ok.stdout
+    broken = tmp_path / "plugins" / "bad"
+    broken.mkdir(parents=True)
+    (broken / "bad.py").write_text("raise ImportError('missing dependency')\n", encoding="utf-8")
+    bad = run_cli("check", "--plugins", "example_plugins", str(tmp_path / "plugins"))
+    assert bad.returncode == 1
+    assert "ERR plugin" in bad.stdout and "missing dependency" in bad.stdout
+    missing = run_cli("check", "--plugins", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "does not exist" in missing.stdout
+
+
+async def test_console_commands_switch_user_and_conversation() -> None:
+    out = io.StringIO()
+    console = ConsoleAdapter(stdin=io.StringIO(""), stdout=out)
+    clock = VirtualClock.install()
+    try:
+        app = App(settings=Settings.load(), plugins=["example_plugins.echo"], adapters=[console])
+        await app.start()
+        await clock.settle()
+        console.feed("/as carol")
+        console.feed("/group 42")
+        console.feed("/echo loud")
+        await clock.settle()
+        console.feed("/private")
+        console.feed("/echo quiet")
+        await clock.settle()
+        await app.stop()
+    finally:
+        clock.uninstall()
+    lines = out.getvalue().splitlines()
+    assert "[now typing as carol, private]" in lines
+    assert "[carol is now in group 42]" in lines
+    assert "bot -> group 42: loud" in lines
+    assert "bot -> private carol: quiet" in lines
