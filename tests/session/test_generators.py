@@ -47,3 +47,31 @@ async def test_yields_before_during_and_after_a_session_go_out_in_order() -> Non
         out = await sim.advance(30)
         assert [o.text for o in out] == ["You stood still too long."]
         assert len(sim.app.sessions) == 0
+
+
+class Counter(Plugin):
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    @session_waiter(timeout=30)
+    async def add(self, controller: SessionController, reply: MessageEvent) -> None:
+        if reply.message_str == "=":
+            await reply.send(f"total {self.total}")
+            controller.stop()
+        else:
+            self.total += int(reply.message_str)
+
+    @command("sum")
+    async def sum(self, event: MessageEvent) -> None:
+        await self.add(event)
+
+
+async def test_a_waiter_defined_as_a_method_binds_to_the_plugin() -> None:
+    async with Simulator(plugins=[Counter]) as sim:
+        bob = sim.user("bob")
+        await sim.send(bob, "/sum")
+        for number in ("1", "2", "39"):
+            await sim.send(bob, number)
+        assert [o.text for o in await sim.send(bob, "=")] == ["total 42"]

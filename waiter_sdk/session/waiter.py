@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol, overload
+from typing import Any
 
 from ..events import MessageEvent
 from .context import current_scope
@@ -28,10 +28,6 @@ from .registry import ConflictPolicy, SessionRegistry
 __all__ = ["SessionWaiter", "registry_of", "session_waiter"]
 
 _DEFAULT_FILTER = SenderSessionFilter()
-
-
-class _HasRegistry(Protocol):
-    session_registry: SessionRegistry
 
 
 def registry_of(event: MessageEvent) -> SessionRegistry:
@@ -131,11 +127,8 @@ class SessionWaiter:
         self.__qualname__ = getattr(func, "__qualname__", self.__name__)
         self.__doc__ = func.__doc__
 
-    @overload
-    def __get__(self, obj: None, objtype: type | None = None) -> SessionWaiter: ...
-    @overload
-    def __get__(self, obj: object, objtype: type | None = None) -> SessionWaiter: ...
     def __get__(self, obj: object, objtype: type | None = None) -> SessionWaiter:
+        # A waiter defined as a method binds like one: the plugin instance comes first.
         if obj is None:
             return self
         return SessionWaiter(
