@@ -11,7 +11,6 @@ removes the registry entries (only if they still point here), and hands queued e
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -19,7 +18,6 @@ from loguru import logger
 
 from ..events import Component, MessageEvent
 from ..exceptions import SessionClosedError, SessionTimeoutError
-from .context import current_session
 
 if TYPE_CHECKING:
     from .filters import SessionFilter
@@ -30,6 +28,8 @@ __all__ = ["EndReason", "SessionController", "WaiterCall"]
 EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
 WaiterCall = Callable[["SessionController", MessageEvent], Awaitable[None]]
 BusyPolicy = Literal["queue", "drop"]
+
+_SCHEDULED = object()
 
 # Ends decided from outside the waiter: its running call is cancelled and may send nothing more.
 _INTERRUPTING = frozenset({"timeout", "cancelled", "replaced", "shutdown"})
@@ -47,6 +47,7 @@ class SessionController:
     __slots__ = (
         "_call",
         "_dropped",
+        "_first",
         "_future",
         "_history",
         "_loop",
@@ -89,7 +90,9 @@ class SessionController:
         self._call = call
         self._future: asyncio.Future[None] = loop.create_future()
         self._mailbox: list[MessageEvent] | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._first: MessageEvent | None = None
+        # None: idle (no task). _SCHEDULED: a runner will start the call. A task: running.
+        self._pump: asyncio.Task[None] | object | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
         self._record = record_history
@@ -180,9 +183,10 @@ class SessionController:
     def _deliver(self, event: MessageEvent) -> None:
         """Take an event routed to this session (called synchronously by dispatch)."""
         if self._pump is None:
-            ctx = contextvars.copy_context()
-            ctx.run(current_session.set, self)
-            self._pump = self._registry.tasks.spawn(self._run_pump(event), context=ctx)
+            # Idle: the registry's runner starts the call; until then it is "scheduled".
+            self._first = event
+            self._pump = _SCHEDULED
+            self._registry._schedule(self)
             return
         if self.busy == "drop":
             self._dropped += 1
@@ -236,7 +240,15 @@ class SessionController:
             self._timer = None
         self._registry._remove(self)
         pump = self._pump
-        if pump is not None and reason in _INTERRUPTING:
+        leftover = self._mailbox
+        self._mailbox = None
+        if pump is _SCHEDULED:
+            # Its first event never started: it counts as queued, and goes first (rule 8).
+            first, self._first = self._first, None
+            self._pump = None
+            if first is not None:
+                leftover = [first, *(leftover or ())]
+        elif isinstance(pump, asyncio.Task) and reason in _INTERRUPTING:
             current = asyncio.current_task(self._loop) if self._loop.is_running() else None
             if pump is not current:
                 pump.cancel()
@@ -250,8 +262,6 @@ class SessionController:
                 future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
             else:
                 future.set_result(None)
-        leftover = self._mailbox
-        self._mailbox = None
         self._registry._ended(self, leftover)
 
     @property

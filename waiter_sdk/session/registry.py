@@ -20,6 +20,7 @@ from ..exceptions import SessionBusyError
 from ..tasks import TaskSet
 from .controller import SessionController
 from .filters import SessionFilter
+from .runner import Runner
 
 __all__ = ["ConflictPolicy", "SessionRegistry"]
 
@@ -40,12 +41,14 @@ class SessionRegistry:
         "ended_counts",
         "on_end",
         "on_open",
+        "runner",
         "tasks",
     )
 
     def __init__(self, release: Release, default_max_queue: int = 64) -> None:
         self.default_max_queue = default_max_queue
-        self.tasks = TaskSet()  # the pumps: one per busy session, none per idle one
+        self.tasks = TaskSet()  # runners and busy calls; an idle session owns no task
+        self.runner = Runner(self.tasks)
         self.on_open: Callable[[SessionController], None] | None = None
         self.on_end: Callable[[SessionController], None] | None = None
         self._by_key: dict[str, SessionController] = {}
@@ -115,6 +118,9 @@ class SessionRegistry:
             if found is not None and (best is None or found.seq > best.seq):
                 best = found
         return best
+
+    def _schedule(self, session: SessionController) -> None:
+        self.runner.schedule(session)
 
     def _remove(self, session: SessionController) -> None:
         # Identity-checked: an older session ending late must not evict a newer one's entry.

@@ -1,0 +1,95 @@
+"""``Runner``: start waiter calls without a task per message.
+
+A message for an idle session schedules it here. One runner task then starts the scheduled calls
+one after another, each in its own session context. A call that finishes without waiting (update
+some state, ``keep``, ``stop``) costs no task of its own. A call that does wait keeps the runner
+task: from then on that task belongs to that call (so ``asyncio.current_task()`` seen by the call,
+say by ``asyncio.timeout`` or aiohttp, is the task that goes on driving it), and a fresh runner
+takes over the rest of the queue, in order.
+
+This is Python 3.12's eager task start, done at the session layer so that it works on 3.11 and
+costs one task per burst instead of one per message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from collections import deque
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from ..tasks import TaskSet
+from .context import current_session
+
+if TYPE_CHECKING:
+    from .controller import SessionController
+
+__all__ = ["Runner"]
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
+    """Go on driving ``coro``, which has just yielded ``pending`` to whoever steps it.
+
+    The task awaiting this generator receives ``pending`` exactly as if it had stepped ``coro``
+    itself: a future (with its blocking flag still set) or ``None`` (a bare yield). Whatever the
+    task sends or throws back goes to ``coro`` at the point where it stopped.
+    """
+    while True:
+        try:
+            yield pending
+        except BaseException as exc:  # cancellation, or the awaited future's exception
+            try:
+                pending = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        yield from coro  # resumes coro with send(None), as a task would
+        return
+
+
+class Runner:
+    """Starts scheduled waiter calls in as few tasks as possible."""
+
+    __slots__ = ("_ready", "_task", "_tasks")
+
+    def __init__(self, tasks: TaskSet) -> None:
+        self._ready: deque[SessionController] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks = tasks
+
+    def schedule(self, session: SessionController) -> None:
+        self._ready.append(session)
+        if self._task is None:
+            self._task = self._tasks.spawn(self._run(), name="waiter-sdk-runner")
+
+    async def _run(self) -> None:
+        me = asyncio.current_task()
+        ready = self._ready
+        try:
+            while ready:
+                session = ready.popleft()
+                event = session._first
+                if event is None:  # ended before it started; its event was handed back
+                    continue
+                session._first = None
+                session._pump = me
+                coro = session._run_pump(event)
+                token = current_session.set(session)
+                try:
+                    pending = coro.send(None)
+                except StopIteration:
+                    continue  # finished without waiting: no task was needed
+                finally:
+                    current_session.reset(token)
+                # It waits: this task is now that call's. Hand the queue to a new runner.
+                self._task = (
+                    self._tasks.spawn(self._run(), name="waiter-sdk-runner") if ready else None
+                )
+                current_session.set(session)
+                await _resume(coro, pending)
+                return
+        finally:
+            if self._task is me:
+                self._task = None
