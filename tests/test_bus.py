@@ -118,3 +118,16 @@ async def test_help_lists_plugins_and_commands() -> None:
         assert "gen" in out.text and "/count" in out.text
         (only,) = await sim.send(sim.user("a"), "/help gen")
         assert "/count" in only.text and "/roll" not in only.text
+
+
+async def test_a_raising_listener_never_breaks_routing(logs: list[str]) -> None:
+    async with Simulator(plugins=[Ordered]) as sim:
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("observer bug")
+
+        for kind in ("incoming", "sent", "session_opened", "session_ended"):
+            sim.app.listen(kind, broken)  # type: ignore[arg-type]
+        out = await sim.send(sim.user("a"), "go")
+        assert [o.text for o in out] == ["high", "middle", "low"]
+    assert any("observer bug" in line or "listener" in line for line in logs)

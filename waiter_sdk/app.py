@@ -263,8 +263,8 @@ class App:
             logger.warning("event dropped: the app is {} ({!r})", self.state, event)
             return
         event._context = self
-        for listener in self._listeners["incoming"]:
-            listener(event)
+        if self._listeners["incoming"]:
+            self._notify_listeners("incoming", event)
         if not isinstance(event, MessageEvent):
             self.bus.publish(event)
             return
@@ -323,17 +323,25 @@ class App:
         bucket.append(listener)
         return lambda: bucket.remove(listener) if listener in bucket else None
 
+    def _notify_listeners(self, kind: str, *args: object) -> None:
+        # A broken observer (a sandbox pane, a metrics hook) must never break routing.
+        for listener in self._listeners[kind]:
+            try:
+                listener(*args)
+            except Exception:
+                logger.exception("{} listener {!r} raised", kind, listener)
+
     def _session_opened(self, session: SessionController) -> None:
         gate = current_gate.get()
         if gate is not None:
             # The handler has opened its session: the sender's next messages can go to it now.
             self._gates.open(gate)
-        for listener in self._listeners["session_opened"]:
-            listener(session)
+        if self._listeners["session_opened"]:
+            self._notify_listeners("session_opened", session)
 
     def _session_ended(self, session: SessionController) -> None:
-        for listener in self._listeners["session_ended"]:
-            listener(session)
+        if self._listeners["session_ended"]:
+            self._notify_listeners("session_ended", session)
 
     # --- events out --------------------------------------------------------------------
 
@@ -372,8 +380,8 @@ class App:
         captured = _captured.get()
         if captured is not None:
             captured.append(chain.plain_text)
-        for listener in self._listeners["sent"]:
-            listener(target, chain, message_id)
+        if self._listeners["sent"]:
+            self._notify_listeners("sent", target, chain, message_id)
         return message_id
 
     # --- Koishi-style helpers ----------------------------------------------------------
