@@ -1,0 +1,1 @@
+"""Tests of the OneBot v11 adapter, against a fake implementation (``fake/``)."""

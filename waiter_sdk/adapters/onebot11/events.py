@@ -1,0 +1,224 @@
+"""OneBot v11 event payloads as SDK events.
+
+Usage::
+
+    event = parse_event(payload, adapter=adapter)   # MessageEvent, NoticeEvent, ... or None
+
+Parsing is lenient, because implementations drift from the spec: ids arrive as numbers or
+strings (even negative), ``sender`` may be partial or missing, segment values may be numbers,
+``message`` may be a CQ string or an array. Unknown post types and message types become a
+``GenericEvent`` that keeps every field in ``raw``. ``None`` means "drop": the bot's own
+messages (``message_sent``, or a sender equal to the bot) when ``drop_self`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...events import (
+    At,
+    Component,
+    Event,
+    MessageChain,
+    MessageEvent,
+    MessageSink,
+    MetaEvent,
+    NoticeEvent,
+    Plain,
+    Reply,
+    RequestEvent,
+)
+from ...exceptions import EventError
+from .message import from_segments, parse_message
+
+__all__ = ["PLATFORM", "GenericEvent", "addressed_text", "is_self_message", "parse_event"]
+
+PLATFORM = "onebot11"
+_ROLES = frozenset({"owner", "admin", "member"})
+
+
+class GenericEvent(NoticeEvent):
+    """An event of a kind the SDK has no class for (a new ``post_type`` or ``message_type``).
+
+    Usage: ``@on_notice()`` handlers receive it; ``event.post_type`` and ``event.raw`` tell what
+    it is. ``type`` is the post type, ``sub_type`` its detail type when the payload names one.
+    """
+
+    __slots__ = ("post_type",)
+    kind = "notice"
+
+    def __init__(self, *, post_type: str, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.post_type = post_type
+
+
+def parse_event(
+    payload: Mapping[str, Any],
+    *,
+    adapter: MessageSink | None = None,
+    default_self_id: str = "",
+    drop_self: bool = True,
+) -> Event | None:
+    """Turn one event payload into an SDK event; ``None`` when it is the bot's own message.
+
+    Raises ``EventError`` only when the payload is not an object or its message is unreadable.
+    """
+    if not isinstance(payload, Mapping):
+        raise EventError(f"an event is a JSON object, not {type(payload).__name__}")
+    post_type = _str(payload.get("post_type"))
+    self_id = _id(payload.get("self_id")) or default_self_id
+    common: dict[str, Any] = {
+        "platform": PLATFORM,
+        "self_id": self_id,
+        "timestamp": _time(payload.get("time")),
+        "raw": payload,
+        "adapter": adapter,
+    }
+    if post_type in ("message", "message_sent"):
+        # message_sent keeps the key 'message_type', not 'message_sent_type'.
+        if payload.get("message_type") in ("private", "group"):
+            if drop_self and is_self_message(payload, self_id):
+                return None
+            return _message(payload, common)
+        return _generic(post_type, payload, common)
+    if post_type == "notice":
+        return NoticeEvent(type=_str(payload.get("notice_type")), **_typed(payload), **common)
+    if post_type == "request":
+        return RequestEvent(
+            type=_str(payload.get("request_type")),
+            comment=_str(payload.get("comment")),
+            flag=_str(payload.get("flag")),
+            **_typed(payload),
+            **common,
+        )
+    if post_type == "meta_event":
+        return MetaEvent(type=_str(payload.get("meta_event_type")), **_typed(payload), **common)
+    return _generic(post_type, payload, common)
+
+
+def is_self_message(payload: Mapping[str, Any], self_id: str) -> bool:
+    """True for the bot's own messages: ``message_sent``, or a sender id equal to ``self_id``.
+
+    Both checks, because some implementations report own group messages as plain ``message``.
+    """
+    if payload.get("post_type") == "message_sent":
+        return True
+    sender = payload.get("sender")
+    user_id = payload.get("user_id")
+    if user_id is None and isinstance(sender, Mapping):
+        user_id = sender.get("user_id")
+    return bool(self_id) and _id(user_id) == self_id
+
+
+def _message(payload: Mapping[str, Any], common: dict[str, Any]) -> MessageEvent:
+    try:
+        chain = from_segments(parse_message(payload.get("message")))
+    except TypeError as exc:
+        raise EventError(f"message field unreadable: {exc}") from None
+    sender = payload.get("sender")
+    if not isinstance(sender, Mapping):
+        sender = {}
+    user_id = payload.get("user_id")
+    if user_id is None:
+        user_id = sender.get("user_id")
+    group_id = _id(payload.get("group_id")) if payload.get("message_type") == "group" else None
+    name = ""
+    anonymous = payload.get("anonymous")
+    if group_id is not None and isinstance(anonymous, Mapping):
+        name = _str(anonymous.get("name"))
+    if not name:
+        name = _str(sender.get("card") if group_id is not None else "") or _str(
+            sender.get("nickname")
+        )
+    role = sender.get("role") if group_id is not None else None
+    reply_to = next((c.message_id for c in chain if isinstance(c, Reply)), None)
+    self_id: str = common["self_id"]
+    if group_id is None:
+        to_me, text = True, None
+    else:
+        text = addressed_text(chain, self_id)
+        to_me = text is not None
+    return MessageEvent(
+        message=chain,
+        message_id=_id(payload.get("message_id")) or "",
+        sender_id=_id(user_id) or "",
+        sender_name=name,
+        sender_role=role if role in _ROLES else None,
+        group_id=group_id,
+        reply_to=reply_to,
+        to_me=to_me,
+        message_str=text,
+        **common,
+    )
+
+
+def addressed_text(chain: MessageChain, self_id: str) -> str | None:
+    """The text of a group message that mentions the bot first or last, without that mention.
+
+    ``None`` when the bot is not mentioned there. Leading quotes and blank text do not count,
+    so ``[reply][at bot] /help`` is addressed and its command text is ``/help``.
+    """
+    if not self_id:
+        return None
+    items: list[Component] = list(chain)
+    first = 0
+    while first < len(items) and (isinstance(items[first], Reply) or _blank(items[first])):
+        first += 1
+    last = len(items) - 1
+    while last >= 0 and _blank(items[last]):
+        last -= 1
+    if first < len(items) and _mentions(items[first], self_id):
+        removed, leading = first, True
+    elif last >= 0 and _mentions(items[last], self_id):
+        removed, leading = last, False
+    else:
+        return None
+    text = "".join([c.text for index, c in enumerate(items) if index != removed])
+    return text.lstrip() if leading else text.rstrip()
+
+
+def _mentions(component: Component, self_id: str) -> bool:
+    return isinstance(component, At) and component.user_id == self_id
+
+
+def _blank(component: Component) -> bool:
+    return isinstance(component, Plain) and not component.content.strip()
+
+
+def _typed(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "sub_type": _str(payload.get("sub_type")),
+        "user_id": _id(payload.get("user_id")),
+        "group_id": _id(payload.get("group_id")),
+    }
+
+
+def _generic(post_type: str, payload: Mapping[str, Any], common: dict[str, Any]) -> GenericEvent:
+    detail = payload.get(f"{post_type}_type")
+    if detail is None:
+        detail = payload.get("sub_type")
+    fields = _typed(payload)
+    fields["sub_type"] = _str(detail)
+    return GenericEvent(post_type=post_type, type=post_type, **fields, **common)
+
+
+def _id(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _str(value: object) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _time(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
