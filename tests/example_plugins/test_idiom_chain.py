@@ -1,0 +1,389 @@
+"""example_plugins.idiom_chain: the group-wide idiom chain, played through the Simulator.
+
+All timeouts run in virtual time. Games start from a chosen idiom (``/idiom-chain 一心一意``) so
+that the expected answers are known; the chain 一心一意 → 意气风发 → 发愤图强 → 强词夺理 →
+理直气壮 → 壮志凌云 is in the bundled list.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from example_plugins.idiom_chain import IdiomChain
+from example_plugins.idiom_chain.book import IdiomBook, is_idiom_shaped, load_book, normalize
+from example_plugins.idiom_chain.game import ChainGame
+from waiter_sdk import MessageEvent, Plugin, on_message
+from waiter_sdk.testing import Outgoing, Simulator
+
+START = "/idiom-chain 一心一意"
+INTRO = (
+    "成语接龙! Anyone here may answer. First idiom: 一心一意; the next starts with 意. "
+    "提示 = bot move, 分数 = scores, 退出 = end. 60 s without a new idiom ends the game."
+)
+
+
+def texts(out: list[Outgoing]) -> list[str]:
+    return [o.text for o in out]
+
+
+class Fallback(Plugin):
+    """Reports every message that reached the plugins (and was not a command)."""
+
+    name = "fallback"
+
+    @on_message(priority=-10)
+    async def fallback(self, event: MessageEvent) -> None:
+        if not event.message_str.startswith("/"):
+            await event.send(f"plugin saw {event.message_str}")
+
+
+# --- the seed scenario of issue 3 ------------------------------------------------------------
+
+
+async def test_seed_idiom_chain_members_play_and_the_timeout_after_60_s_names_the_winner() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice, bob, carol = sim.user("a", "Alice"), sim.user("b", "Bob"), sim.user("c", "Carol")
+        assert texts(await sim.send(alice, START, group="g1")) == [INTRO]
+        assert texts(await sim.send(bob, "意气风发", group="g1")) == [
+            "✓ Bob +1 (1 in all). Next starts with 发."
+        ]
+        assert texts(await sim.send(carol, "发愤图强", group="g1")) == [
+            "✓ Carol +1 (1 in all). Next starts with 强."
+        ]
+        await sim.advance(50)
+        # Each right answer gives the group another 60 s from now.
+        assert texts(await sim.send(bob, "强词夺理", group="g1")) == [
+            "✓ Bob +1 (2 in all). Next starts with 理."
+        ]
+        assert await sim.advance(59.9) == []
+        out = await sim.advance(0.1)
+        assert texts(out) == [
+            "⏰ Time's up: no new idiom for 60 s. Winner: Bob (2 points). Scores: Bob 2, Carol 1."
+        ]
+        assert out[0].group_id == "g1"
+        assert len(sim.app.sessions) == 0
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+async def test_a_wrong_idiom_is_refused_with_a_short_reason() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice, bob = sim.user("a", "Alice"), sim.user("b", "Bob")
+        await sim.send(alice, START, group="g1")
+        assert texts(await sim.send(bob, "一二三四", group="g1")) == [
+            "✗ 一二三四 is not an idiom I know."
+        ]
+        assert texts(await sim.send(bob, "马到成功", group="g1")) == [
+            "✗ 马到成功 does not start with 意."
+        ]
+        # The chain did not move and nobody scored.
+        assert texts(await sim.send(alice, "分数", group="g1")) == [
+            "Nobody has scored yet. Next starts with 意."
+        ]
+
+
+async def test_a_repeated_idiom_is_refused() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice, bob = sim.user("a", "Alice"), sim.user("b", "Bob")
+        await sim.send(alice, START, group="g1")
+        await sim.send(bob, "意气风发", group="g1")
+        assert texts(await sim.send(alice, "意气风发", group="g1")) == [
+            "✗ 意气风发 was already used."
+        ]
+        # The first idiom counts as used too.
+        assert texts(await sim.send(alice, "一心一意", group="g1")) == [
+            "✗ 一心一意 was already used."
+        ]
+
+
+async def test_refused_answers_do_not_move_the_deadline() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.advance(40)
+        await sim.send(alice, "马到成功", group="g1")
+        assert texts(await sim.advance(20)) == [
+            "⏰ Time's up: no new idiom for 60 s. Nobody scored."
+        ]
+
+
+async def test_answers_with_spaces_or_punctuation_count() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        assert texts(await sim.send(alice, " 意气风发！", group="g1")) == [
+            "✓ Alice +1 (1 in all). Next starts with 发."
+        ]
+
+
+# --- the group and other chats ----------------------------------------------------------------
+
+
+async def test_other_groups_are_unaffected_and_play_their_own_game() -> None:
+    async with Simulator(plugins=[IdiomChain, Fallback]) as sim:
+        alice, bob, dave = sim.user("a", "Alice"), sim.user("b", "Bob"), sim.user("d", "Dave")
+        await sim.send(alice, START, group="g1")
+        # No game in g2: an idiom there is ordinary chat.
+        assert texts(await sim.send(dave, "意气风发", group="g2")) == ["plugin saw 意气风发"]
+        await sim.advance(30)
+        out = await sim.send(dave, "/idiom-chain 一心一意", group="g2")
+        assert [o.group_id for o in out] == ["g2"]
+        assert texts(await sim.send(dave, "意气风发", group="g2")) == [
+            "✓ Dave +1 (1 in all). Next starts with 发."
+        ]
+        # g1's chain is still at 一心一意, so 意气风发 is not used there.
+        out = await sim.send(bob, "意气风发", group="g1")
+        assert texts(out) == ["✓ Bob +1 (1 in all). Next starts with 发."]
+        assert out[0].group_id == "g1"
+        assert len(sim.app.sessions) == 2
+        # Each game keeps its own deadline: g1 60 s after Bob's answer, g2 after Dave's.
+        out = await sim.advance(60)
+        assert [(o.group_id, o.text) for o in out] == [
+            ("g2", "⏰ Time's up: no new idiom for 60 s. Winner: Dave (1 point). Scores: Dave 1."),
+            ("g1", "⏰ Time's up: no new idiom for 60 s. Winner: Bob (1 point). Scores: Bob 1."),
+        ]
+
+
+async def test_table_talk_and_commands_in_the_group_still_reach_the_plugins() -> None:
+    async with Simulator(plugins=[IdiomChain, Fallback]) as sim:
+        alice, bob = sim.user("a", "Alice"), sim.user("b", "Bob")
+        await sim.send(alice, START, group="g1")
+        assert texts(await sim.send(bob, "this is hard", group="g1")) == ["plugin saw this is hard"]
+        # Four Chinese characters are an answer attempt, whatever they say.
+        assert texts(await sim.send(bob, "好难好难", group="g1")) == [
+            "✗ 好难好难 is not an idiom I know."
+        ]
+
+
+async def test_a_second_start_in_the_same_group_points_to_the_running_game() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice, bob = sim.user("a", "Alice"), sim.user("b", "Bob")
+        await sim.send(alice, START, group="g1")
+        await sim.send(bob, "意气风发", group="g1")
+        assert texts(await sim.send(bob, "/接龙", group="g1")) == [
+            "A game is already on here: 意气风发, the next idiom starts with 发. "
+            "Send 退出 to end it."
+        ]
+        assert len(sim.app.sessions) == 1
+
+
+async def test_a_private_chat_is_a_solo_game() -> None:
+    async with Simulator(plugins=[IdiomChain, Fallback]) as sim:
+        alice, bob = sim.user("a", "Alice"), sim.user("b", "Bob")
+        out = await sim.send(alice, START)
+        assert out[0].user_id == "a"
+        assert texts(await sim.send(bob, "意气风发")) == ["plugin saw 意气风发"]
+        assert texts(await sim.send(bob, "意气风发", group="g1")) == ["plugin saw 意气风发"]
+        out = await sim.send(alice, "意气风发")
+        assert texts(out) == ["✓ Alice +1 (1 in all). Next starts with 发."]
+        assert out[0].user_id == "a"
+
+
+# --- ending -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["退出", "exit", "EXIT"])
+async def test_any_member_may_end_the_game_and_the_scores_are_announced(word: str) -> None:
+    async with Simulator(plugins=[IdiomChain, Fallback]) as sim:
+        alice, bob, carol = sim.user("a", "Alice"), sim.user("b", "Bob"), sim.user("c", "Carol")
+        await sim.send(alice, START, group="g1")
+        await sim.send(bob, "意气风发", group="g1")
+        await sim.send(alice, "发愤图强", group="g1")
+        # Carol did not start the game and has not played: she may still end it.
+        assert texts(await sim.send(carol, word, group="g1")) == [
+            "Game over: Carol ended it. "
+            "Winners: Bob and Alice (1 point each). Scores: Bob 1, Alice 1."
+        ]
+        assert len(sim.app.sessions) == 0
+        assert texts(await sim.send(bob, "强词夺理", group="g1")) == ["plugin saw 强词夺理"]
+        assert await sim.advance(120) == []
+
+
+async def test_a_game_closed_from_outside_still_announces_the_scores() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.send(alice, "意气风发", group="g1")
+        [info] = sim.app.sessions.list()
+        assert info.plugin == "idiom_chain"
+        assert await sim.app.sessions.close(info.key)
+        await sim.settle()
+        assert sim.outbox[-1].text == (
+            "Game over: the session was closed. Winner: Alice (1 point). Scores: Alice 1."
+        )
+
+
+async def test_the_idle_timeout_is_a_class_attribute() -> None:
+    class QuickIdiomChain(IdiomChain):
+        idle_timeout = 5.0
+
+    async with Simulator(plugins=[QuickIdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        out = await sim.send(alice, START, group="g1")
+        assert texts(out)[0].endswith("5 s without a new idiom ends the game.")
+        await sim.send(alice, "意气风发", group="g1")
+        assert await sim.advance(4.9) == []
+        assert texts(await sim.advance(0.1)) == [
+            "⏰ Time's up: no new idiom for 5 s. Winner: Alice (1 point). Scores: Alice 1."
+        ]
+
+
+# --- the bot's moves ----------------------------------------------------------------------------
+
+
+async def test_a_hint_is_a_bot_move_that_scores_for_the_bot() -> None:
+    book = load_book()
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.send(alice, "意气风发", group="g1")
+        [text] = texts(await sim.send(alice, "提示", group="g1"))
+        match = re.fullmatch(r"🤖 Bot plays (\S{4}) \(\+1 for the bot\)\. (.*)", text)
+        assert match is not None, text
+        bot_word = match.group(1)
+        assert book.follows("意气风发", bot_word)
+        # The players go on from the bot's idiom, which cannot be played again.
+        assert texts(await sim.send(alice, bot_word, group="g1")) == [
+            f"✗ {bot_word} was already used."
+        ]
+        assert texts(await sim.send(alice, "hint", group="g1"))[0].startswith("🤖 Bot plays")
+        assert texts(await sim.send(alice, "score", group="g1"))[0].startswith(
+            "Leading: Bot (2 points). Scores: Bot 2, Alice 1."
+        )
+
+
+async def test_a_bot_move_resets_the_idle_timeout() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.advance(50)
+        await sim.send(alice, "提示", group="g1")
+        assert await sim.advance(59.9) == []
+        assert texts(await sim.advance(0.1)) == [
+            "⏰ Time's up: no new idiom for 60 s. Winner: Bot (1 point). Scores: Bot 1."
+        ]
+
+
+async def test_a_dead_end_starts_a_fresh_chain() -> None:
+    book = load_book()
+    # Nothing in the list starts with 然, so 理所当然 would end the chain for good.
+    assert book.follows("强词夺理", "理所当然")
+    assert book.next_moves("理所当然") == []
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, "/idiom-chain 强词夺理", group="g1")
+        [text] = texts(await sim.send(alice, "理所当然", group="g1"))
+        match = re.fullmatch(
+            r"✓ Alice \+1 \(1 in all\)\. Nothing in my list follows 理所当然, "
+            r"so a fresh start: (\S{4})\. Next starts with (\S)\.",
+            text,
+        )
+        assert match is not None, text
+        fresh, link = match.groups()
+        assert fresh in book and link == fresh[-1]
+        follow_up = book.next_moves(fresh, used={"强词夺理", "理所当然", fresh})[0]
+        assert texts(await sim.send(alice, follow_up, group="g1"))[0].startswith(
+            "✓ Alice +1 (2 in all)."
+        )
+
+
+async def test_the_game_ends_when_the_list_runs_out() -> None:
+    tiny = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
+
+    class TinyIdiomChain(IdiomChain):
+        def __init__(self) -> None:
+            super().__init__()
+            self.book = tiny
+
+    async with Simulator(plugins=[TinyIdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        assert texts(await sim.send(alice, "意气风发", group="g1")) == [
+            "✓ Alice +1 (1 in all). Nothing follows 意气风发, and I have no idiom left!",
+            "Game over: every idiom I know is used. Winner: Alice (1 point). Scores: Alice 1.",
+        ]
+        assert len(sim.app.sessions) == 0
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+async def test_the_pinyin_option_also_accepts_the_same_sound() -> None:
+    book = load_book()
+    assert book.pinyin["一心一意"][-1] == book.pinyin["一帆风顺"][0] == "yi"
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        assert texts(await sim.send(alice, "一帆风顺", group="g1")) == [
+            "✗ 一帆风顺 does not start with 意."
+        ]
+        await sim.send(alice, "退出", group="g1")
+        out = await sim.send(alice, "/接龙 pinyin 一心一意", group="g1")
+        assert "the next starts with 意 (yi) or the same sound." in out[0].text
+        assert texts(await sim.send(alice, "一帆风顺", group="g1")) == [
+            "✓ Alice +1 (1 in all). Next starts with 顺 (shun)."
+        ]
+
+
+async def test_the_bot_proposes_a_first_idiom_that_can_be_followed() -> None:
+    book = load_book()
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        [text] = texts(await sim.send(sim.user("a", "Alice"), "/idiom-chain", group="g1"))
+        match = re.search(r"First idiom: (\S{4});", text)
+        assert match is not None, text
+        assert book.next_moves(match.group(1), used={match.group(1)})
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        (
+            "/idiom-chain please",
+            "I don't understand 'please'. Usage: /idiom-chain [pinyin] "
+            "[first idiom], e.g. /idiom-chain 一心一意",
+        ),
+        ("/idiom-chain 一二三四", "一二三四 is not an idiom I know; pick another to start."),
+        ("/idiom-chain 理所当然", "No idiom I know follows 理所当然; pick another to start."),
+    ],
+)
+async def test_bad_options_are_explained_and_open_no_game(command: str, answer: str) -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        assert texts(await sim.send(sim.user("a"), command, group="g1")) == [answer]
+        assert len(sim.app.sessions) == 0
+
+
+# --- the data and the rules, without the app ------------------------------------------------
+
+
+def test_the_bundled_list_has_hundreds_of_four_character_idioms() -> None:
+    book = load_book()
+    assert len(book) >= 300
+    assert all(is_idiom_shaped(idiom) for idiom in book.pinyin)
+    assert load_book() is book  # read once
+
+
+def test_a_malformed_list_is_rejected_with_the_line_number() -> None:
+    with pytest.raises(ValueError, match="header"):
+        IdiomBook.parse("word\treading\n")
+    with pytest.raises(ValueError, match="line 3"):
+        IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n一心\tyi xin\n")
+
+
+def test_answers_are_normalised_and_recognised_by_shape() -> None:
+    assert normalize(" 一心一意。") == "一心一意"
+    assert is_idiom_shaped("一心一意")
+    assert not is_idiom_shaped("一心一")
+    assert not is_idiom_shaped("abcd")
+
+
+def test_ties_name_every_winner() -> None:
+    game = ChainGame(load_book(), "一心一意")
+    for word, player in [("意气风发", "Ann"), ("发愤图强", "Ben"), ("强词夺理", "Cid")]:
+        assert game.refusal(word) is None
+        game.play(word, player.lower(), player)
+    assert game.summary() == (
+        "Winners: Ann, Ben and Cid (1 point each). Scores: Ann 1, Ben 1, Cid 1."
+    )
