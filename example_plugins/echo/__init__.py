@@ -1,4 +1,7 @@
-"""echo: the smallest plugin, a command and a one-question session."""
+"""echo: the smallest plugin, a command and a one-question session.
+
+Usage: ``/echo hello`` repeats "hello"; ``/echo`` alone asks what to repeat and waits 30 s.
+"""
 
 from __future__ import annotations
 

@@ -75,3 +75,48 @@ async def test_a_waiter_defined_as_a_method_binds_to_the_plugin() -> None:
         for number in ("1", "2", "39"):
             await sim.send(bob, number)
         assert [o.text for o in await sim.send(bob, "=")] == ["total 42"]
+
+
+class Riddle(Plugin):
+    """Listens before it asks, passes commands on, and redacts what it records."""
+
+    name = "riddle"
+
+    def __init__(self) -> None:
+        self.history: list[list[object]] = []
+
+    @command("riddle")
+    async def riddle(self, event: MessageEvent) -> None:
+        @session_waiter(timeout=30, record_history_chains=True)
+        async def answer(controller: SessionController, reply: MessageEvent) -> None:
+            if reply.message_str.startswith("/"):
+                controller.pass_on(reply)  # not an answer: let the plugins have it
+                return
+            controller.redact_last()
+            self.history = controller.get_history_chains()
+            await reply.send("right" if reply.message_str == "echo" else "wrong")
+            controller.stop()
+
+        controller = await answer.open(event)
+        await event.send("What repeats everything you say?")
+        await controller.wait()
+
+    @command("ping")
+    async def ping(self, event: MessageEvent) -> None:
+        await event.send("pong")
+
+
+async def test_open_then_wait_pass_on_and_redact_last() -> None:
+    from waiter_sdk import Plain
+
+    async with Simulator(plugins=[Riddle]) as sim:
+        carol = sim.user("carol")
+        sim.app.dispatch(sim.message(carol, "/riddle"))
+        await sim.settle()
+        assert len(sim.app.sessions) == 1
+        assert [o.text for o in await sim.send(carol, "/ping")] == ["pong"]
+        assert len(sim.app.sessions) == 1
+        assert [o.text for o in await sim.send(carol, "echo")] == ["right"]
+        plugin = sim.app.plugins["riddle"]
+        assert isinstance(plugin, Riddle)
+        assert plugin.history == [[Plain("/ping")], [Plain("******")]]

@@ -129,7 +129,7 @@ async def test_suggest_keeps_the_order_of_messages_sent_right_after_a_decline() 
 async def test_suggest_without_a_close_candidate_sends_the_prefix_and_does_not_wait() -> None:
     async with Simulator(plugins=[Commands, Fallback]) as sim:
         out = await sim.send(sim.user("alice"), "/go xyzzy", group="g1")
-        assert texts(out) == ["Unknown command. ", "choice None"]
+        assert texts(out) == ["Unknown command.", "choice None"]
         assert len(sim.app.sessions) == 0
 
 

@@ -499,3 +499,30 @@ async def test_controller_properties() -> None:
         assert seen["remaining"] == pytest.approx(20)
         assert seen["stopped"] is False
         assert seen["after"] == (True, 0.0, "stopped")
+
+
+async def test_reply_filter_with_explicit_ids_answers_only_those() -> None:
+    got: list[str] = []
+
+    class Two(Plugin):
+        name = "two"
+
+        @command("q")
+        async def q(self, event: MessageEvent) -> None:
+            await event.send("Which topic?")  # sent by the handler, but not the question
+            question = await event.send("Q: 1 + 1?")
+
+            @session_waiter(timeout=60)
+            async def answer(controller: SessionController, reply: MessageEvent) -> None:
+                got.append(reply.message_str)
+                controller.stop()
+
+            await answer(event, session_filter=ReplySessionFilter([question]))
+
+    async with Simulator(plugins=[Two]) as sim:
+        a = sim.user("a")
+        topic, question = await sim.send(a, "/q", group="g")
+        await sim.send(a, "quoting the topic", group="g", reply_to=topic.message_id)
+        assert got == []
+        await sim.send(a, "2", group="g", reply_to=question.message_id)
+        assert got == ["2"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from loguru import logger
 
-from ..events import Component, MessageEvent
+from ..events import Component, MessageEvent, Plain
 from ..exceptions import SessionClosedError, SessionTimeoutError
 
 if TYPE_CHECKING:
@@ -162,6 +162,35 @@ class SessionController:
         if self._history is None:
             return []
         return [list(chain) for chain in self._history]
+
+    def redact_last(self, replacement: list[Component] | None = None) -> None:
+        """Replace the newest history entry (a password, say) with ``replacement``.
+
+        Default: a single ``Plain("******")``. Does nothing when not recording or empty.
+        """
+        if self._history:
+            self._history[-1] = (
+                tuple(replacement) if replacement is not None else (Plain("******"),)
+            )
+
+    def pass_on(self, event: MessageEvent) -> None:
+        """Hand ``event`` to the plugin handlers as if this session had not taken it.
+
+        For a waiter that sees something that is not for it (a command typed mid-game).
+        It reaches the plugins ahead of anything queued behind it.
+        """
+        self._registry._release([event])
+
+    async def wait(self) -> None:
+        """Wait until the session ends; see ``session_waiter`` for what is returned or raised.
+
+        Cancelling the waiting task ends the session (reason ``"cancelled"``).
+        """
+        try:
+            await self._future
+        except asyncio.CancelledError:
+            self._end("cancelled")
+            raise
 
     # --- lifecycle, driven by the registry and the waiter ---------------------------------
 

@@ -34,7 +34,7 @@ from ..events import MessageChain, MessageEvent, Target
 from ..exceptions import QueueCancelledError, SessionTimeoutError
 from .controller import SessionController
 from .filters import SenderSessionFilter
-from .waiter import open_session, registry_of, wait_closed
+from .waiter import open_session, wait_closed
 
 __all__ = [
     "SUGGEST_HINT",
@@ -132,8 +132,8 @@ async def suggest(
     """
     candidate = _closest(expect, actual, min_similarity)
     if candidate is None:
-        if prefix:
-            await event.send(prefix)
+        if prefix.strip():
+            await event.send(prefix.strip())
         return None
     seconds = _session_settings(event).prompt_timeout if timeout is None else timeout
     confirmed: list[bool] = []
@@ -144,7 +144,7 @@ async def suggest(
         else:
             # Handed back before the session ends, so it reaches the plugins ahead of anything
             # the sender typed after it (those are released when the session ends).
-            registry_of(reply)._release([reply])
+            controller.pass_on(reply)
         controller.stop()
 
     # Listen before asking, so that a fast "." cannot slip past.

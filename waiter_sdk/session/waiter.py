@@ -72,9 +72,10 @@ async def open_session(
         plugin=scope.plugin if scope is not None else "",
     )
     registry.open(session, conflict)
-    # A reply session also answers to what its handler sent before opening it.
+    # A reply session also answers to what its handler sent before opening it, unless the
+    # caller named the messages it answers to.
     seeds = list(getattr(flt, "message_ids", ()))
-    if scope is not None:
+    if scope is not None and not seeds:
         seeds.extend(scope.sent)
     for message_id in seeds:
         extra = flt.key_for_sent(event, message_id)
@@ -85,11 +86,7 @@ async def open_session(
 
 async def wait_closed(session: SessionController) -> None:
     """Wait for ``session`` to end; ends it as cancelled if the waiting task is cancelled."""
-    try:
-        await session._future
-    except asyncio.CancelledError:
-        session._end("cancelled")
-        raise
+    await session.wait()
 
 
 class SessionWaiter:
@@ -141,6 +138,39 @@ class SessionWaiter:
             bound=obj,
         )
 
+    async def open(
+        self, event: MessageEvent, session_filter: SessionFilter | None = None
+    ) -> SessionController:
+        """Open the session now and return its controller; ``await controller.wait()`` later.
+
+        For "listen before you ask": open, then send the question, then wait, so that an answer
+        faster than the question's delivery still reaches the session::
+
+            controller = await ask.open(event, GroupSessionFilter())
+            await event.send("First to answer wins: 2 + 2?")
+            await controller.wait()
+        """
+        return await open_session(
+            event,
+            self._waiter_call(),
+            timeout=self.timeout,
+            session_filter=session_filter,
+            record_history=self.record_history_chains,
+            conflict=self.conflict,
+            busy=self.busy,
+            max_queue=self.max_queue,
+        )
+
+    def _waiter_call(self) -> WaiterCall:
+        if self._bound is None:
+            return self.func
+        bound, func = self._bound, self.func
+
+        async def call(controller: SessionController, ev: MessageEvent) -> None:
+            await func(bound, controller, ev)
+
+        return call
+
     async def __call__(
         self, event: MessageEvent, session_filter: SessionFilter | None = None
     ) -> None:
@@ -151,26 +181,8 @@ class SessionWaiter:
         ``SessionBusyError`` if the key is held, ``SessionClosedError`` if it was replaced or the
         app stopped.
         """
-        if self._bound is not None:
-            bound, func = self._bound, self.func
-
-            async def call(controller: SessionController, ev: MessageEvent) -> None:
-                await func(bound, controller, ev)
-
-            waiter_call: WaiterCall = call
-        else:
-            waiter_call = self.func
-        session = await open_session(
-            event,
-            waiter_call,
-            timeout=self.timeout,
-            session_filter=session_filter,
-            record_history=self.record_history_chains,
-            conflict=self.conflict,
-            busy=self.busy,
-            max_queue=self.max_queue,
-        )
-        await wait_closed(session)
+        session = await self.open(event, session_filter)
+        await session.wait()
 
 
 def session_waiter(
