@@ -20,13 +20,12 @@ import contextvars
 import signal
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from loguru import logger
 
 from .adapters.base import Adapter
 from .bus import EventBus, Handler, TaskSet
-from .config import Settings
 from .events import Event, MessageChain, MessageEvent, Target, to_chain
 from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
 from .gate import Gates, current_gate
@@ -38,6 +37,9 @@ from .session.filters import SenderSessionFilter
 from .session.manager import Sessions
 from .session.registry import SessionRegistry
 from .session.waiter import open_session, wait_closed
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = ["App"]
 
@@ -56,7 +58,12 @@ class App:
         plugins: Iterable[PluginSpec] = (),
         adapters: Iterable[Adapter] = (),
     ) -> None:
-        self.settings = settings if settings is not None else Settings.load()
+        if settings is None:
+            # Imported here: pydantic-settings is most of what importing the package would cost.
+            from .config import Settings
+
+            settings = Settings.load()
+        self.settings = settings
         self.bus = EventBus(self.settings.command_prefixes)
         self.session_registry = SessionRegistry(self._release, self.settings.session.max_queue)
         self.session_registry.on_open = self._session_opened
