@@ -3,11 +3,13 @@
 Usage::
 
     .venv/bin/python scripts/sandbox_screenshot.py [--out docs/img/sandbox.png]
-        [--plugin tests.e2e.test_sandbox_browser:IdiomChain] [--command /idiom-chain]
+        [--plugin example_plugins.idiom_chain:IdiomChain] [--command "/idiom-chain 一心一意"]
+        [--idle 60]
 
 It serves the sandbox on a free loopback port, lets Alice start the game and Bob and Carol
 answer in the group (one wrong answer included), and shoots the page while the group session is
-open, so the inspector shows its countdown. Needs Playwright and /usr/bin/chromium, and a CJK
+open, so the inspector shows its countdown. ``--idle`` sets the plugin's ``idle_timeout`` when
+it has one (through a subclass), so the countdown reads the same on every run. Needs Playwright and /usr/bin/chromium, and a CJK
 font (Debian: fonts-wqy-zenhei or fonts-noto-cjk) for the idioms to render.
 """
 
@@ -33,9 +35,10 @@ async def shoot(plugin_spec: str, command: str, out: Path, idle: float) -> None:
     sys.path.insert(0, str(ROOT))
     module_name, _, class_name = plugin_spec.partition(":")
     module = importlib.import_module(module_name)
-    if hasattr(module, "IDLE"):
-        module.IDLE = idle  # a long countdown reads better in a picture than the tests' 4 s
     plugin = getattr(module, class_name) if class_name else module
+    if isinstance(plugin, type) and hasattr(plugin, "idle_timeout"):
+        # A long countdown reads better in a picture than the tests' few seconds.
+        plugin = type(plugin.__name__, (plugin,), {"idle_timeout": idle})
 
     adapter = SandboxAdapter(SandboxSettings(port=0))
     async with (
@@ -76,8 +79,9 @@ async def shoot(plugin_spec: str, command: str, out: Path, idle: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "sandbox.png")
-    parser.add_argument("--plugin", default="tests.e2e.test_sandbox_browser:IdiomChain")
-    parser.add_argument("--command", default="/idiom-chain")
+    parser.add_argument("--plugin", default="example_plugins.idiom_chain:IdiomChain")
+    # The answers below continue from 一心一意; without it the game picks a random first idiom.
+    parser.add_argument("--command", default="/idiom-chain 一心一意")
     parser.add_argument("--idle", type=float, default=60.0)
     args = parser.parse_args()
     asyncio.run(shoot(args.plugin, args.command, args.out, args.idle))

@@ -1,7 +1,7 @@
 """The web sandbox in a real browser: a team game, a quoted-reply quiz, escaping, the token.
 
-The plugins below stand in for ``example_plugins.idiom_chain`` and ``example_plugins.quiz`` so
-that these tests pass on their own; each scenario saves a screenshot under test-output/e2e/.
+The scenarios run the real plugins of ``example_plugins/`` (the idiom chain with a short idle
+timeout); each saves a screenshot under test-output/e2e/.
 """
 
 from __future__ import annotations
@@ -10,18 +10,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from waiter_sdk import (
-    At,
-    GroupSessionFilter,
-    MessageEvent,
-    Plain,
-    Plugin,
-    Reply,
-    ReplySessionFilter,
-    SessionController,
-    command,
-    session_waiter,
-)
+from example_plugins.echo import Echo
+from example_plugins.idiom_chain import IdiomChain
+from example_plugins.quiz import Quiz
+from waiter_sdk import At, MessageEvent, Plain, Plugin, Reply, command
 
 from .conftest import OpenPage, Serve, screenshot
 
@@ -30,90 +22,19 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-IDLE = 4.0  # the idiom game ends this long after the last right answer
-IDIOMS = frozenset(
-    {"一心一意", "意气风发", "发愤图强", "强词夺理", "理直气壮", "壮志凌云", "马到成功"}
-)
+IDLE = 4.0  # the idiom game ends this long after the last accepted idiom
 
 
-class IdiomChain(Plugin):
-    """A group-wide idiom chain: anyone answers, wrong answers are refused, idle ends it."""
+class QuickIdiomChain(IdiomChain):
+    """The example game with an idle timeout short enough to wait for in a test."""
 
-    name = "idiom_chain"
-
-    @command("idiom-chain", aliases=["接龙"])
-    async def start(self, event: MessageEvent):
-        last = "一心一意"
-        used = {last}
-        scores: dict[str, int] = {}
-        names: dict[str, str] = {}
-
-        @session_waiter(timeout=IDLE)
-        async def play(controller: SessionController, answer: MessageEvent) -> None:
-            nonlocal last
-            word = answer.message_str.strip()
-            if len(word) != 4:
-                return  # table talk, not an answer
-            if word not in IDIOMS:
-                await answer.send(f"✗ {word} is not an idiom I know")
-            elif word in used:
-                await answer.send(f"✗ {word} was already used")
-            elif word[0] != last[-1]:
-                await answer.send(f"✗ {word} must start with {last[-1]}")
-            else:
-                last = word
-                used.add(word)
-                scores[answer.sender_id] = scores.get(answer.sender_id, 0) + 1
-                names[answer.sender_id] = answer.sender_name
-                controller.keep(IDLE, reset_timeout=True)
-                await answer.send(f"✓ {answer.sender_name} +1, next starts with {word[-1]}")
-
-        yield event.plain_result(f"Idiom chain! Anyone may answer. First idiom: {last}")
-        try:
-            await play(event, session_filter=GroupSessionFilter())
-        except TimeoutError:
-            if not scores:
-                yield event.plain_result("Time's up! Nobody scored.")
-            else:
-                best = max(scores, key=lambda user: scores[user])
-                yield event.plain_result(f"Time's up! Winner: {names[best]} ({scores[best]})")
+    idle_timeout = IDLE
 
 
-class Quiz(Plugin):
-    """One question per /quiz; answer by quoting it, so several quizzes run side by side."""
+class Poke(Plugin):
+    """/poke answers with a quote and a mention (no example plugin sends a mention)."""
 
-    name = "quiz"
-    questions = (("2 + 3", "5"), ("6 × 7", "42"))
-
-    def __init__(self) -> None:
-        self.asked = 0
-
-    @command("quiz")
-    async def quiz(self, event: MessageEvent) -> None:
-        question, expected = self.questions[self.asked % len(self.questions)]
-        self.asked += 1
-
-        @session_waiter(timeout=60)
-        async def check(controller: SessionController, answer: MessageEvent) -> None:
-            given = answer.message_str.strip()
-            if given == expected:
-                await answer.send(f"✓ {answer.sender_name}: {question} = {expected}")
-                controller.stop()
-            else:
-                await answer.send(f"✗ not {given}, quote me to try again")
-
-        await event.send(f"Quiz: {question} = ? (quote this message to answer)")
-        await check(event, session_filter=ReplySessionFilter())
-
-
-class Echo(Plugin):
-    """/echo repeats its text; /poke answers with a quote and a mention."""
-
-    name = "echo"
-
-    @command("echo")
-    async def echo(self, event: MessageEvent):
-        yield event.plain_result(event.message_str.strip().removeprefix("/echo").strip())
+    name = "poke"
 
     @command("poke")
     async def poke(self, event: MessageEvent):
@@ -155,22 +76,28 @@ async def test_three_people_play_the_idiom_chain_until_it_times_out(
 ) -> None:
     from playwright.async_api import expect
 
-    served = await serve(plugins=[IdiomChain])
+    served = await serve(plugins=[QuickIdiomChain])
     page = await open_page(served.url)
 
-    await say(page, "Alice", "/idiom-chain")
-    await expect(messages(page, "bot", "First idiom: 一心一意")).to_be_visible()
+    # Alice starts the game in the group from a known idiom (without one it picks at random).
+    await say(page, "Alice", "/idiom-chain 一心一意")
+    opening = messages(page, "bot", "First idiom: 一心一意")
+    await expect(opening).to_be_visible()
+    await expect(opening).to_contain_text(f"{IDLE:g} s without a new idiom ends the game")
     cards = open_sessions(page)
     await expect(cards).to_have_count(1)
     card = cards.first
     await expect(card.get_by_test_id("session-plugin")).to_have_text("idiom_chain")
-    await expect(card.get_by_test_id("session-filter")).to_have_text("GroupSessionFilter")
+    await expect(card.get_by_test_id("session-filter")).to_have_text("IdiomGameFilter")
     await expect(card).to_contain_text("Group 1")
 
+    # Bob and Carol answer; both move the same game on.
     await say(page, "Bob", "意气风发")
-    await expect(messages(page, "bot", "✓ Bob +1")).to_have_count(1)
+    await expect(messages(page, "bot", "✓ Bob +1 (1 in all). Next starts with 发.")).to_be_visible()
     await say(page, "Carol", "发愤图强")
-    await expect(messages(page, "bot", "✓ Carol +1")).to_have_count(1)
+    await expect(
+        messages(page, "bot", "✓ Carol +1 (1 in all). Next starts with 强.")
+    ).to_be_visible()
 
     # One session for the whole group, whoever answers; its countdown runs in the page.
     await expect(cards).to_have_count(1)
@@ -179,15 +106,25 @@ async def test_three_people_play_the_idiom_chain_until_it_times_out(
     after = await seconds_left(card)
     assert 0 < after < before <= IDLE
 
+    # Wrong idioms are refused with the reason, and score nothing.
     await say(page, "Bob", "马到成功")
-    await expect(messages(page, "bot", "✗ 马到成功 must start with 强")).to_be_visible()
+    await expect(messages(page, "bot", "✗ 马到成功 does not start with 强.")).to_be_visible()
+    await say(page, "Carol", "意气风发")
+    await expect(messages(page, "bot", "✗ 意气风发 was already used.")).to_be_visible()
     await say(page, "Bob", "强词夺理")
-    await expect(messages(page, "bot", "✓ Bob +1")).to_have_count(2)
+    await expect(messages(page, "bot", "✓ Bob +1 (2 in all). Next starts with 理.")).to_be_visible()
+    await expect(messages(page, "bot", "✓")).to_have_count(3)
+    await expect(cards).to_have_count(1)
     await expect(card.get_by_test_id("session-stats")).to_contain_text("queued 0")
     await screenshot(page, "idiom_chain_playing")
 
-    winner = messages(page, "bot", "Time's up! Winner: Bob (2)")
-    await expect(winner).to_be_visible(timeout=(IDLE + 4) * 1000)
+    # IDLE seconds after the last accepted idiom the game ends and names the winner.
+    over = messages(page, "bot", "⏰ Time's up")
+    await expect(over).to_be_visible(timeout=(IDLE + 4) * 1000)
+    await expect(over.get_by_test_id("message-text")).to_have_text(
+        f"⏰ Time's up: no new idiom for {IDLE:g} s. "
+        "Winner: Bob (2 points). Scores: Bob 2, Carol 1."
+    )
     await expect(cards).to_have_count(0)
     await expect(page.get_by_test_id("session-reason")).to_have_text("ended: timeout")
     await expect(page.get_by_test_id("session-count")).to_have_text("0")
@@ -203,42 +140,51 @@ async def test_two_quoted_reply_quizzes_run_side_by_side(serve: Serve, open_page
     served = await serve(plugins=[Quiz])
     page = await open_page(served.url)
 
-    await say(page, "Alice", "/quiz")
-    first = messages(page, "bot", "Quiz: 2 + 3")
+    # A topic's questions come round robin, so the first of each is known.
+    await say(page, "Alice", "/quiz math")
+    first = messages(page, "bot", "❓ [math] What is 6 × 7?")
     await expect(first).to_be_visible()
-    await say(page, "Bob", "/quiz")
-    second = messages(page, "bot", "Quiz: 6 × 7")
+    await say(page, "Bob", "/quiz science")
+    second = messages(page, "bot", "❓ [science] What is the chemical symbol of gold?")
     await expect(second).to_be_visible()
     cards = open_sessions(page)
     await expect(cards).to_have_count(2)
+    await expect(cards.get_by_test_id("session-plugin")).to_have_text(["quiz", "quiz"])
     await expect(cards.get_by_test_id("session-filter")).to_have_text(
         ["ReplySessionFilter", "ReplySessionFilter"]
     )
 
     # Carol quotes Bob's question: only that quiz hears her.
     await page.get_by_test_id("user-select").select_option(label="Carol")
-    await second.click()
-    await expect(page.get_by_test_id("reply-bar")).to_contain_text("Quiz: 6 × 7")
+    await second.get_by_test_id("message-text").click()
+    await expect(page.get_by_test_id("reply-bar")).to_contain_text("chemical symbol of gold")
     box = page.get_by_test_id("composer-input")
-    await box.fill("42")
+    await box.fill("Au")
     await box.press("Enter")
-    answer = messages(page, "carol", "42")
-    await expect(answer.get_by_test_id("quote")).to_contain_text("Quiz: 6 × 7")
-    await expect(messages(page, "bot", "✓ Carol: 6 × 7 = 42")).to_be_visible()
+    answer = messages(page, "carol").last
+    await expect(answer.get_by_test_id("message-text")).to_have_text("Au")
+    await expect(answer.get_by_test_id("quote")).to_contain_text("chemical symbol of gold")
+    right = messages(page, "bot", "✓ Right, Carol: Au!")
+    await expect(right).to_be_visible()
+    await expect(right.get_by_test_id("quote")).to_contain_text("Au")
     await expect(cards).to_have_count(1)
     await screenshot(page, "quiz_side_by_side")
 
     # Alice answers her own question wrong, then quotes the bot's refusal with the right one.
     await page.get_by_test_id("user-select").select_option(label="Alice")
-    await first.click()
+    await first.get_by_test_id("message-text").click()
+    await expect(page.get_by_test_id("reply-bar")).to_contain_text("What is 6 × 7?")
     await box.fill("4")
     await box.press("Enter")
-    refusal = messages(page, "bot", "✗ not 4")
+    refusal = messages(page, "bot", "✗ Not “4”. Quote to try again.")
     await expect(refusal).to_be_visible()
-    await refusal.click()
-    await box.fill("5")
+    await expect(cards).to_have_count(1)
+    # Click the refusal's own text: clicking its quote would scroll to the quoted message.
+    await refusal.get_by_test_id("message-text").click()
+    await expect(page.get_by_test_id("reply-bar")).to_contain_text("Not “4”")
+    await box.fill("42")
     await box.press("Enter")
-    await expect(messages(page, "bot", "✓ Alice: 2 + 3 = 5")).to_be_visible()
+    await expect(messages(page, "bot", "✓ Right, Alice: 42!")).to_be_visible()
     await expect(cards).to_have_count(0)
     assert len(served.app.sessions) == 0
 
@@ -274,7 +220,7 @@ async def test_markup_in_messages_and_names_is_shown_as_text(
 async def test_mentions_quotes_images_and_new_users(serve: Serve, open_page: OpenPage) -> None:
     from playwright.async_api import expect
 
-    served = await serve(plugins=[Echo])
+    served = await serve(plugins=[Echo, Poke])
     page = await open_page(served.url)
 
     await page.get_by_test_id("add-user").click()
@@ -375,8 +321,8 @@ async def test_the_page_is_usable_at_phone_width(serve: Serve, open_page: OpenPa
 
     served = await serve(plugins=[IdiomChain])
     page = await open_page(served.url, width=390, height=844)
-    await say(page, "Alice", "/idiom-chain")
-    await expect(messages(page, "bot", "First idiom")).to_be_visible()
+    await say(page, "Alice", "/idiom-chain")  # a random first idiom
+    await expect(messages(page, "bot", "First idiom: ")).to_be_visible()
     await expect(open_sessions(page)).to_have_count(1)
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page scrolls sideways at phone width"
@@ -389,4 +335,7 @@ async def test_the_page_is_usable_at_phone_width(serve: Serve, open_page: OpenPa
     await open_sessions(page).get_by_test_id("session-close").click()
     await expect(page.get_by_test_id("session-reason")).to_have_text("ended: cancelled")
     await expect(open_sessions(page)).to_have_count(0)
+    await expect(
+        messages(page, "bot", "Game over: the session was closed. Nobody scored.")
+    ).to_be_visible()
     assert len(served.app.sessions) == 0
