@@ -8,7 +8,8 @@ Usage::
 
 A bad value stops start-up with a ``ConfigError`` that names the setting and what it accepts;
 an unknown ``WAITER_*`` variable or key is refused too, because a typo that silently does
-nothing is worse than an error.
+nothing is worse than an error. Secrets (tokens, signing keys) are ``SecretStr``: a printed or
+logged settings object shows ``**********``, and an error about one never repeats its value.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ ENV_PREFIX = "WAITER_"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # hide_input_in_errors: a ValidationError about a token must not print the token.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
 
 class SessionSettings(_Section):
@@ -74,8 +76,10 @@ class SandboxSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    token: str | None = Field(
-        default=None, description="Required when host is not a loopback address."
+    token: SecretStr | None = Field(
+        default=None,
+        description="Required when host is not a loopback address (read it with "
+        "get_secret_value(); it prints as '**********').",
     )
 
 
@@ -201,6 +205,7 @@ class Settings(BaseSettings):
         toml_file="waiter.toml",
         extra="forbid",
         validate_assignment=True,
+        hide_input_in_errors=True,  # the message of a ValidationError never shows a secret
     )
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -264,7 +269,22 @@ def _check_env_names(environ: Any) -> None:
             raise ConfigError(f"unknown setting {var}{hint}")
 
 
+def _secret_settings() -> frozenset[tuple[str, ...]]:
+    """The paths of every ``SecretStr`` setting, such as ``("onebot11", "access_token")``."""
+    found: set[tuple[str, ...]] = set()
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub, sub_info in annotation.model_fields.items():
+                if "SecretStr" in str(sub_info.annotation):
+                    found.add((name, sub))
+        elif "SecretStr" in str(annotation):
+            found.add((name,))
+    return frozenset(found)
+
+
 def _describe(exc: ValidationError) -> str:
+    hidden_paths = _secret_settings()
     lines = []
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "settings"
@@ -275,7 +295,12 @@ def _describe(exc: ValidationError) -> str:
             lines.append(f"unknown setting {loc!r}")
             continue
         given = err.get("input")
-        shown = repr(given) if not isinstance(given, dict) else "a table"
+        named = tuple(str(part) for part in err["loc"] if isinstance(part, str))
+        if named in hidden_paths:
+            # A token of digits left unquoted in waiter.toml is still a token: never echo it.
+            shown = f"a {type(given).__name__}, not shown"
+        else:
+            shown = repr(given) if not isinstance(given, dict) else "a table"
         lines.append(f"setting {loc!r} ({env}): {err['msg']} (got {shown})")
     return "invalid configuration: " + "; ".join(lines)
 

@@ -291,6 +291,11 @@ class SessionController:
                 future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
             else:
                 future.set_result(None)
+            if future.done() and not future.cancelled():
+                # The opener may be gone (opened with .open() and never waited, or its task
+                # crashed first); the end is logged by the registry, so asyncio need not warn
+                # "exception was never retrieved" at garbage collection as well.
+                future.exception()
         self._registry._ended(self, leftover)
 
     @property

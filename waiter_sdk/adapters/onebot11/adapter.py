@@ -27,7 +27,7 @@ from ...tasks import TaskSet
 from ..base import Adapter
 from .api import ActionsMixin, wire_id
 from .bot import Bot
-from .channel import Role, WsChannel, excerpt
+from .channel import Role, WsChannel, payload_excerpt
 from .dedup import Deduplicator
 from .events import PLATFORM, parse_event
 from .forward_ws import ForwardWs
@@ -271,7 +271,7 @@ class OneBot11Adapter(Adapter, ActionsMixin):
             log.warning(
                 "onebot11: dropped an unreadable event ({}): {}",
                 exc,
-                excerpt(repr(payload), self.hidden),
+                payload_excerpt(payload, self.hidden),
             )
             return
         if event is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import reprlib
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -29,7 +30,7 @@ from .api import action_result, new_echo
 from .auth import mask
 from .log import log
 
-__all__ = ["ChannelSink", "Role", "Transport", "WsChannel", "excerpt"]
+__all__ = ["ChannelSink", "Role", "Transport", "WsChannel", "excerpt", "payload_excerpt"]
 
 Role = Literal["universal", "api", "event"]
 Transport = Literal["reverse_ws", "forward_ws"]
@@ -54,11 +55,31 @@ class ChannelSink(Protocol):
 
 def excerpt(text: str | bytes, hidden: tuple[str, ...] = ()) -> str:
     """A short, single-line excerpt of a frame for logs, with ``hidden`` strings masked."""
+    size = f"{len(text)} bytes" if isinstance(text, bytes) else f"{len(text)} chars"
+    whole = len(text) <= _EXCERPT
+    # Mask before cutting: a secret straddling the cut must not leave its first characters.
+    reach = _EXCERPT + max((len(secret) for secret in hidden), default=0)
     if isinstance(text, bytes):
-        text = text[: _EXCERPT * 4].decode("utf-8", "replace")
-    short = mask(text[:_EXCERPT], hidden)
-    more = f"... ({len(text)} chars)" if len(text) > _EXCERPT else ""
-    return repr(short) + more
+        text = text[: reach * 4].decode("utf-8", "replace")
+    short = mask(text[:reach], hidden)[:_EXCERPT]
+    return repr(short) + ("" if whole else f"... ({size})")
+
+
+class _Masked(reprlib.Repr):
+    """``reprlib`` bounds depth and width; secrets go before strings are shortened."""
+
+    def __init__(self, hidden: tuple[str, ...]) -> None:
+        super().__init__()
+        self.maxlevel = 4
+        self.hidden = hidden
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(mask(x[: self.maxstring + 200], self.hidden), level)
+
+
+def payload_excerpt(payload: object, hidden: tuple[str, ...] = ()) -> str:
+    """``excerpt`` of a decoded payload: bounded work and no recursion, however deep or big."""
+    return excerpt(_Masked(hidden).repr(payload), hidden)
 
 
 class WsChannel:
@@ -171,6 +192,9 @@ class WsChannel:
         except ValueError:
             self._drop_malformed(text, "not JSON")
             return
+        except RecursionError:  # "[[[[...": one hostile frame must not end the reader
+            self._drop_malformed(text, "nested too deeply")
+            return
         if not isinstance(payload, dict):
             self._drop_malformed(text, "not a JSON object")
             return
@@ -198,9 +222,16 @@ class WsChannel:
         return self.self_id is not None
 
     def _event(self, payload: dict[str, Any]) -> None:
-        if self.self_id is None and payload.get("self_id") is not None:
-            # lifecycle.connect comes first, but any event names the account.
-            self.identify(str(payload["self_id"]))
+        self_id = payload.get("self_id")
+        if (
+            self.self_id is None
+            and isinstance(self_id, str | int)
+            and not isinstance(self_id, bool)
+            and self_id != ""
+        ):
+            # lifecycle.connect comes first, but any event names the account (an id, not
+            # whatever else a broken frame holds there).
+            self.identify(str(self_id))
         if payload.get("meta_event_type") == "heartbeat":
             self._heartbeat(payload.get("interval"))
         try:
@@ -286,7 +317,14 @@ class WsChannel:
         try:
             async with asyncio.timeout(limit):
                 try:
-                    await self._ws.send_str(frame)
+                    try:
+                        await self._ws.send_str(frame)
+                    except UnicodeEncodeError:
+                        # A lone surrogate (half an emoji, cut by a Node.js implementation and
+                        # quoted back) has no UTF-8 form; escaped JSON carries it intact.
+                        await self._ws.send_str(
+                            json.dumps({"action": action, "params": params, "echo": echo})
+                        )
                 except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
                     raise AdapterConnectionError(
                         f"{self.label} could not send action {action!r}: {exc}"

@@ -39,7 +39,7 @@ def event_key(payload: Mapping[str, Any]) -> Hashable | None:
         )
     try:
         return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # nested near the decoder's own limit
         return None
 
 

@@ -6,7 +6,9 @@ Usage::
 
 Parsing is lenient, because implementations drift from the spec: ids arrive as numbers or
 strings (even negative), ``sender`` may be partial or missing, segment values may be numbers,
-``message`` may be a CQ string or an array. Unknown post types and message types become a
+``message`` may be a CQ string or an array. It is not lenient with garbage: an id or a named
+field that holds an array or an object, or a message that is neither text nor segments, is an
+``EventError`` (nothing else escapes, whatever the payload holds). Unknown post types and message types become a
 ``GenericEvent`` that keeps every field in ``raw``. ``None`` means "drop": the bot's own
 messages (``message_sent``, or a sender equal to the bot) when ``drop_self`` is set.
 """
@@ -62,12 +64,13 @@ def parse_event(
 ) -> Event | None:
     """Turn one event payload into an SDK event; ``None`` when it is the bot's own message.
 
-    Raises ``EventError`` only when the payload is not an object or its message is unreadable.
+    Raises ``EventError`` (and nothing else) when the payload is not an object, its message is
+    unreadable, or an id or a named field holds an array or an object.
     """
     if not isinstance(payload, Mapping):
         raise EventError(f"an event is a JSON object, not {type(payload).__name__}")
-    post_type = _str(payload.get("post_type"))
-    self_id = _id(payload.get("self_id")) or default_self_id
+    post_type = _str(payload.get("post_type"), "post_type")
+    self_id = _id(payload.get("self_id"), "self_id") or default_self_id
     common: dict[str, Any] = {
         "platform": PLATFORM,
         "self_id": self_id,
@@ -83,17 +86,23 @@ def parse_event(
             return _message(payload, common)
         return _generic(post_type, payload, common)
     if post_type == "notice":
-        return NoticeEvent(type=_str(payload.get("notice_type")), **_typed(payload), **common)
+        return NoticeEvent(
+            type=_str(payload.get("notice_type"), "notice_type"), **_typed(payload), **common
+        )
     if post_type == "request":
         return RequestEvent(
-            type=_str(payload.get("request_type")),
-            comment=_str(payload.get("comment")),
-            flag=_str(payload.get("flag")),
+            type=_str(payload.get("request_type"), "request_type"),
+            comment=_str(payload.get("comment"), "comment"),
+            flag=_str(payload.get("flag"), "flag"),
             **_typed(payload),
             **common,
         )
     if post_type == "meta_event":
-        return MetaEvent(type=_str(payload.get("meta_event_type")), **_typed(payload), **common)
+        return MetaEvent(
+            type=_str(payload.get("meta_event_type"), "meta_event_type"),
+            **_typed(payload),
+            **common,
+        )
     return _generic(post_type, payload, common)
 
 
@@ -108,7 +117,10 @@ def is_self_message(payload: Mapping[str, Any], self_id: str) -> bool:
     user_id = payload.get("user_id")
     if user_id is None and isinstance(sender, Mapping):
         user_id = sender.get("user_id")
-    return bool(self_id) and _id(user_id) == self_id
+    try:
+        return bool(self_id) and _id(user_id, "user_id") == self_id
+    except EventError:  # not an id at all: not the bot's either (parse_event refuses it)
+        return False
 
 
 def _message(payload: Mapping[str, Any], common: dict[str, Any]) -> MessageEvent:
@@ -122,16 +134,20 @@ def _message(payload: Mapping[str, Any], common: dict[str, Any]) -> MessageEvent
     user_id = payload.get("user_id")
     if user_id is None:
         user_id = sender.get("user_id")
-    group_id = _id(payload.get("group_id")) if payload.get("message_type") == "group" else None
+    group_id = (
+        _id(payload.get("group_id"), "group_id") if payload.get("message_type") == "group" else None
+    )
     name = ""
     anonymous = payload.get("anonymous")
     if group_id is not None and isinstance(anonymous, Mapping):
-        name = _str(anonymous.get("name"))
+        name = _str(anonymous.get("name"), "anonymous.name")
     if not name:
-        name = _str(sender.get("card") if group_id is not None else "") or _str(
-            sender.get("nickname")
+        name = _str(sender.get("card") if group_id is not None else "", "sender.card") or _str(
+            sender.get("nickname"), "sender.nickname"
         )
     role = sender.get("role") if group_id is not None else None
+    if not isinstance(role, str):  # a list here is garbage, and unhashable besides
+        role = None
     reply_to = next((c.message_id for c in chain if isinstance(c, Reply)), None)
     self_id: str = common["self_id"]
     if group_id is None:
@@ -141,8 +157,8 @@ def _message(payload: Mapping[str, Any], common: dict[str, Any]) -> MessageEvent
         to_me = text is not None
     return MessageEvent(
         message=chain,
-        message_id=_id(payload.get("message_id")) or "",
-        sender_id=_id(user_id) or "",
+        message_id=_id(payload.get("message_id"), "message_id") or "",
+        sender_id=_id(user_id, "user_id") or "",
         sender_name=name,
         sender_role=role if role in _ROLES else None,
         group_id=group_id,
@@ -188,9 +204,9 @@ def _blank(component: Component) -> bool:
 
 def _typed(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "sub_type": _str(payload.get("sub_type")),
-        "user_id": _id(payload.get("user_id")),
-        "group_id": _id(payload.get("group_id")),
+        "sub_type": _str(payload.get("sub_type"), "sub_type"),
+        "user_id": _id(payload.get("user_id"), "user_id"),
+        "group_id": _id(payload.get("group_id"), "group_id"),
     }
 
 
@@ -199,20 +215,37 @@ def _generic(post_type: str, payload: Mapping[str, Any], common: dict[str, Any])
     if detail is None:
         detail = payload.get("sub_type")
     fields = _typed(payload)
-    fields["sub_type"] = _str(detail)
+    fields["sub_type"] = _str(detail, f"{post_type}_type")
     return GenericEvent(post_type=post_type, type=post_type, **fields, **common)
 
 
-def _id(value: object) -> str | None:
+def _id(value: object, field: str) -> str | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        # Never str() a container: it is garbage, and a deeply nested one would recurse.
+        raise EventError(f"{field} is a number or a string, not {_kind(value)}")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _str(value: object) -> str:
-    return "" if value is None else value if isinstance(value, str) else str(value)
+def _str(value: object, field: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list):
+        raise EventError(f"{field} is a string, not {_kind(value)}")
+    return str(value)
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "an array", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _time(value: object) -> float:
@@ -220,5 +253,5 @@ def _time(value: object) -> float:
         return 0.0
     try:
         return float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # "soon", or an integer with 400 digits
         return 0.0

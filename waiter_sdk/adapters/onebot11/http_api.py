@@ -124,7 +124,7 @@ class HttpApi:
             raise ActionFailedError(action, 1000 + status, f"HTTP {status}")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ActionFailedError(
                 action, None, "the HTTP API answered with invalid JSON"
             ) from None

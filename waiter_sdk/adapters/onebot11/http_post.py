@@ -68,7 +68,7 @@ class HttpPost:
                 return self._refuse(peer, status, "signature")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError too
             payload = None
         if not isinstance(payload, dict) or "post_type" not in payload:
             self._malformed += 1

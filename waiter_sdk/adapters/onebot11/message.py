@@ -7,7 +7,9 @@ Usage::
     to_segments(MessageChain([Reply("7"), Plain("hi")]))        # -> what send_*_msg takes
 
 Incoming messages are parsed leniently (a CQ string, a segment array or one segment object; data
-values of any JSON type; unknown segment types kept as ``Segment``). Outgoing messages are always
+values that are numbers or booleans; unknown segment types kept as ``Segment`` with their data as
+sent). What cannot be a message is a ``TypeError``: a message that is neither text nor segments,
+or a segment whose type, or a value that a known segment type reads, is an array or an object. Outgoing messages are always
 segment arrays, never CQ strings built from user text, and never carry ``null`` in ``data``.
 """
 
@@ -98,7 +100,10 @@ def to_cq(segments: Iterable[Mapping[str, Any]]) -> str:
 
 
 def parse_message(message: object) -> list[SegmentDict]:
-    """Any form an implementation sends (CQ string, array, one segment, null) as segment dicts."""
+    """Any form an implementation sends (CQ string, array, one segment, null) as segment dicts.
+
+    Raises ``TypeError`` for anything else (a number, a segment type that is not a string).
+    """
     if message is None:
         return []
     if isinstance(message, str):
@@ -115,7 +120,7 @@ def parse_message(message: object) -> list[SegmentDict]:
             data = item.get("data")
             segments.append(
                 {
-                    "type": _str(item.get("type", "")),
+                    "type": _scalar(item.get("type"), "segment type"),
                     "data": dict(data) if isinstance(data, Mapping) else {},
                 }
             )
@@ -125,32 +130,38 @@ def parse_message(message: object) -> list[SegmentDict]:
 
 
 def from_segments(segments: Iterable[Mapping[str, Any]]) -> MessageChain:
-    """Segment dicts as components; types the SDK has no component for become ``Segment``."""
+    """Segment dicts as components; types the SDK has no component for become ``Segment``.
+
+    Raises ``TypeError`` for a segment that is not an object, or a value of a known segment
+    type that is an array or an object (``parse_message`` output never has the former).
+    """
     components: list[Component] = []
     for segment in segments:
-        kind = segment.get("type", "")
-        data: Mapping[str, Any] = segment.get("data") or {}
-        components.append(_component(kind, data))
+        if not isinstance(segment, Mapping):
+            raise TypeError(f"a segment is an object, not {type(segment).__name__}")
+        kind = _scalar(segment.get("type"), "segment type")
+        data = segment.get("data")
+        components.append(_component(kind, data if isinstance(data, Mapping) else {}))
     return MessageChain._trusted(components)
 
 
 def _component(kind: str, data: Mapping[str, Any]) -> Component:
     if kind == "text":
-        return Plain(_str(data.get("text", "")))
+        return Plain(_scalar(data.get("text"), "text"))
     if kind == "at":
-        qq = _str(data.get("qq", ""))
+        qq = _scalar(data.get("qq"), "at qq")
         if qq == "all":
             return AtAll()
-        name = data.get("name")
-        return At(qq, _str(name) if name not in (None, "") else None)
+        name = _scalar(data.get("name"), "at name")
+        return At(qq, name or None)
     if kind == "image":
-        file = data.get("file") or data.get("url") or ""
-        url = data.get("url")
-        return Image(_str(file), _str(url) if url else None)
+        file = _scalar(data.get("file"), "image file") or _scalar(data.get("url"), "image url")
+        url = _scalar(data.get("url"), "image url")
+        return Image(file, url or None)
     if kind == "reply" and data.get("id") is not None:
-        return Reply(_str(data["id"]))
+        return Reply(_scalar(data["id"], "reply id"))
     if kind == "face" and data.get("id") is not None:
-        return Face(_str(data["id"]))
+        return Face(_scalar(data["id"], "face id"))
     return Segment(kind, data)
 
 
@@ -222,6 +233,16 @@ def image_from_bytes(data: bytes) -> Image:
 
 def _text(text: str) -> SegmentDict:
     return {"type": "text", "data": {"text": text}}
+
+
+def _scalar(value: object, what: str) -> str:
+    """An incoming value read as text: ``None`` is empty, numbers and booleans as ``_str``."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list):
+        # Never str() a container: it is garbage, and a deeply nested one would recurse.
+        raise TypeError(f"{what} is a string or a number, not {type(value).__name__}")
+    return _str(value)
 
 
 def _str(value: object) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..limits import body_limit
+
 __all__ = ["Server"]
 
 _SHUTDOWN_TIMEOUT = 2.0
@@ -26,7 +28,10 @@ class Server:
     def __init__(self, host: str, port: int, *, max_body_size: int) -> None:
         self.host = host
         self.port = port
-        self.app = web.Application(client_max_size=max_body_size)
+        # Every route, the WebSocket handshakes included, refuses a body over the limit (413).
+        self.app = web.Application(
+            client_max_size=max_body_size, middlewares=[body_limit(max_body_size, "onebot11")]
+        )
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:

@@ -39,6 +39,7 @@ from ...events import (
 from ...exceptions import ActionFailedError, AdapterConnectionError
 from ...tasks import TaskSet
 from ..base import Adapter
+from ..limits import body_limit
 from . import protocol as p
 from .hub import Client, Hub
 from .inspector import Inspector
@@ -103,7 +104,10 @@ class SandboxAdapter(Adapter):
         folder = resources.files(__package__) / "static"
         self._assets = {name: (folder / name).read_bytes() for name in (*_ASSETS, "index.html")}
 
-        web_app = web.Application(client_max_size=p.MAX_FRAME_BYTES)
+        web_app = web.Application(
+            client_max_size=p.MAX_FRAME_BYTES,
+            middlewares=[body_limit(p.MAX_FRAME_BYTES, "sandbox")],
+        )
         web_app.router.add_get("/", self._page)
         web_app.router.add_get("/static/{name}", self._asset)
         web_app.router.add_get("/ws", self._websocket)

@@ -154,6 +154,8 @@ def parse_frame(text: str) -> ClientFrame:
         data = json.loads(text)
     except ValueError:
         raise FrameError("frame is not valid JSON") from None
+    except RecursionError:  # "[[[[...": refused like any bad frame, the page stays connected
+        raise FrameError("frame is nested too deeply") from None
     if not isinstance(data, dict):
         raise FrameError("frame must be a JSON object with a 'type'")
     try:

@@ -35,7 +35,8 @@ class Denied:
 
 def token_of(settings: SandboxSettings) -> str | None:
     """The configured token; an empty string counts as none, so it can never match."""
-    return settings.token or None
+    token = settings.token.get_secret_value() if settings.token is not None else ""
+    return token or None
 
 
 def is_loopback(host: str) -> bool:
