@@ -57,12 +57,16 @@ def excerpt(text: str | bytes, hidden: tuple[str, ...] = ()) -> str:
     """A short, single-line excerpt of a frame for logs, with ``hidden`` strings masked."""
     size = f"{len(text)} bytes" if isinstance(text, bytes) else f"{len(text)} chars"
     whole = len(text) <= _EXCERPT
-    # Mask before cutting: a secret straddling the cut must not leave its first characters.
-    reach = _EXCERPT + max((len(secret) for secret in hidden), default=0)
+    # Mask the whole text, then cut: masking only the head would leave the first characters
+    # of a secret that straddles the cut (or that masking shifted into the head).
     if isinstance(text, bytes):
-        text = text[: reach * 4].decode("utf-8", "replace")
-    short = mask(text[:reach], hidden)[:_EXCERPT]
-    return repr(short) + ("" if whole else f"... ({size})")
+        for secret in hidden:
+            if secret:
+                text = text.replace(secret.encode(), b"***")
+        text = text[: _EXCERPT * 4].decode("utf-8", "replace")
+    else:
+        text = mask(text, hidden)
+    return repr(text[:_EXCERPT]) + ("" if whole else f"... ({size})")
 
 
 class _Masked(reprlib.Repr):
@@ -74,7 +78,10 @@ class _Masked(reprlib.Repr):
         self.hidden = hidden
 
     def repr_str(self, x: str, level: int) -> str:
-        return super().repr_str(mask(x[: self.maxstring + 200], self.hidden), level)
+        shown = mask(x, self.hidden)
+        if len(shown) <= self.maxstring:
+            return repr(shown)
+        return repr(shown[: self.maxstring]) + "..."
 
 
 def payload_excerpt(payload: object, hidden: tuple[str, ...] = ()) -> str:

@@ -6,11 +6,13 @@ Usage::
 
 Parsing is lenient, because implementations drift from the spec: ids arrive as numbers or
 strings (even negative), ``sender`` may be partial or missing, segment values may be numbers,
-``message`` may be a CQ string or an array. It is not lenient with garbage: an id or a named
-field that holds an array or an object, or a message that is neither text nor segments, is an
-``EventError`` (nothing else escapes, whatever the payload holds). Unknown post types and message types become a
+``message`` may be a CQ string or an array. Unknown post types and message types become a
 ``GenericEvent`` that keeps every field in ``raw``. ``None`` means "drop": the bot's own
 messages (``message_sent``, or a sender equal to the bot) when ``drop_self`` is set.
+
+It is not lenient with garbage: an id or a named field that holds an array or an object, or a
+message that is neither text nor segments, is an ``EventError``, and nothing else escapes,
+whatever the payload holds.
 """
 
 from __future__ import annotations

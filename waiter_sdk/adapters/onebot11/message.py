@@ -9,8 +9,9 @@ Usage::
 Incoming messages are parsed leniently (a CQ string, a segment array or one segment object; data
 values that are numbers or booleans; unknown segment types kept as ``Segment`` with their data as
 sent). What cannot be a message is a ``TypeError``: a message that is neither text nor segments,
-or a segment whose type, or a value that a known segment type reads, is an array or an object. Outgoing messages are always
-segment arrays, never CQ strings built from user text, and never carry ``null`` in ``data``.
+or a segment whose type, or a value that a known segment type reads, is an array or an object.
+Outgoing messages are always segment arrays, never CQ strings built from user text, and never
+carry ``null`` in ``data``.
 """
 
 from __future__ import annotations
