@@ -74,6 +74,7 @@ class EventBus:
         self._commands: dict[tuple[str, str], Handler] = {}  # (prefix, lowercased name)
         self._plain: list[Handler] = []  # message handlers that are not commands
         self._order = 0
+        self._known_prefixes: tuple[str, ...] = ()
         self.tasks = TaskSet()
 
     # --- registration ------------------------------------------------------------------
@@ -105,6 +106,7 @@ class EventBus:
             for word in (info.command, *info.aliases):
                 for p in self._prefixes_for(info.prefix):
                     self._commands[(p, word.lower())] = handler
+            self._index_prefixes()
         bucket = self._handlers[info.kind]
         bucket.append(handler)
         bucket.sort(key=lambda h: (-h.info.priority, h.order))
@@ -113,6 +115,12 @@ class EventBus:
         for kind, bucket in self._handlers.items():
             self._handlers[kind] = [h for h in bucket if h.plugin != plugin]
         self._commands = {k: h for k, h in self._commands.items() if h.plugin != plugin}
+        self._index_prefixes()
+
+    def _index_prefixes(self) -> None:
+        # Longest first so that "//x" prefers a "//" prefix over "/"; built once per change,
+        # not per message.
+        self._known_prefixes = tuple(sorted({p for p, _ in self._commands}, key=len, reverse=True))
 
     def handlers(self, kind: HandlerKind | None = None) -> list[Handler]:
         if kind is not None:
@@ -139,9 +147,11 @@ class EventBus:
         return None
 
     def _prefix_candidates(self, text: str) -> list[str]:
-        # Longest first so that "//x" prefers a "//" prefix over "/".
-        known = {p for p, _ in self._commands}
-        return sorted((p for p in known if text.startswith(p)), key=len, reverse=True)
+        # Ordinary chat starts with no prefix at all: one startswith on a tuple rejects it.
+        known = self._known_prefixes
+        if not text.startswith(known):
+            return []
+        return [p for p in known if text.startswith(p)]
 
     def select(self, event: Event) -> list[_Selected]:
         kind: HandlerKind = event.kind  # type: ignore[assignment]
