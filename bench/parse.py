@@ -1,0 +1,149 @@
+"""parse: OneBot v11 frames per second into events, array and CQ-string messages.
+
+Uses the OneBot v11 adapter's own parser, ``waiter_sdk.adapters.onebot11.events.parse_event``
+(after ``json.loads``, as the adapter's socket reader does). 5,000 group-message frames per
+pass, a realistic mix: plain text, a mention, a quote plus a mention of the bot, an image. Each
+run takes the fastest of 3 passes; the table quotes the median over runs.
+
+Figures: ``array`` and ``cq`` (frames/s, ``json.loads`` + ``parse_event``); ``array_orjson``
+(the same with ``orjson.loads``, when orjson is installed: what a fast decoder at the wire edge
+would give); ``array_parse_only`` (``parse_event`` on decoded dicts).
+
+Baseline (same process and run): ``json.loads`` plus building a minimal slotted event (the same
+fields read straight from the dict, no components): decoding is the floor any parser pays.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from waiter_sdk.adapters.onebot11.events import parse_event
+
+from . import common
+from .common import Figure, median
+from .frames import MIX, group_frame
+
+FRAMES = 5_000
+PASSES = 3
+
+
+def frames(cq: bool) -> list[str]:
+    return [
+        group_frame(
+            100_000 + i % 5000,
+            500_000 + i % 100,
+            i,
+            f"message number {i}",
+            cq=cq,
+            extra=MIX[i % len(MIX)],
+        )
+        for i in range(FRAMES)
+    ]
+
+
+class _Bare:
+    __slots__ = ("group_id", "message", "message_id", "self_id", "sender_id", "text", "time")
+
+    def __init__(self, p: dict[str, Any]) -> None:
+        self.self_id = str(p["self_id"])
+        self.message_id = str(p["message_id"])
+        self.sender_id = str(p["user_id"])
+        self.group_id = str(p["group_id"])
+        self.time = float(p["time"])
+        self.message = p["message"]
+        self.text = p["raw_message"]
+
+
+def _rate(fn: Callable[[Any], Any], items: list[Any]) -> float:
+    best = float("inf")
+    for _ in range(PASSES):
+        common.clean()
+        start = time.perf_counter()
+        for item in items:
+            fn(item)
+        best = min(best, time.perf_counter() - start)
+    return len(items) / best
+
+
+def one_run() -> dict[str, float]:
+    loads = json.loads
+    out: dict[str, float] = {}
+    array, cq = frames(False), frames(True)
+    out["array"] = _rate(lambda f: parse_event(loads(f)), array)
+    out["cq"] = _rate(lambda f: parse_event(loads(f)), cq)
+    out["array_parse_only"] = _rate(parse_event, [loads(f) for f in array])
+    try:
+        import orjson
+
+        oloads = orjson.loads
+        out["array_orjson"] = _rate(lambda f: parse_event(oloads(f)), array)
+    except ImportError:
+        pass
+    out["base_array"] = _rate(lambda f: _Bare(loads(f)), array)
+    out["base_cq"] = _rate(lambda f: _Bare(loads(f)), cq)
+    out["base_parse_only"] = _rate(_Bare, [loads(f) for f in array])
+    return out
+
+
+def main(runs: int = 3) -> list[Figure]:
+    results = []
+    for run in range(runs):
+        common.progress(f"parse run {run + 1}/{runs}")
+        results.append(one_run())
+
+    def col(key: str) -> list[float]:
+        return [r[key] for r in results if key in r]
+
+    figures = [
+        Figure(
+            "parse",
+            "array",
+            "frames/s",
+            median(col("array")),
+            median(col("base_array")),
+            runs=col("array"),
+            baseline_runs=col("base_array"),
+            note="json.loads + parse_event",
+            baseline_label="json.loads + minimal event",
+        ),
+        Figure(
+            "parse",
+            "cq",
+            "frames/s",
+            median(col("cq")),
+            median(col("base_cq")),
+            runs=col("cq"),
+            baseline_runs=col("base_cq"),
+            note="json.loads + parse_event (CQ string)",
+            baseline_label="json.loads + minimal event",
+        ),
+        Figure(
+            "parse",
+            "array_parse_only",
+            "frames/s",
+            median(col("array_parse_only")),
+            median(col("base_parse_only")),
+            runs=col("array_parse_only"),
+            baseline_runs=col("base_parse_only"),
+            note="parse_event on decoded dicts",
+            baseline_label="minimal event from the dict",
+        ),
+    ]
+    if col("array_orjson"):
+        figures.append(
+            Figure(
+                "parse",
+                "array_orjson",
+                "frames/s",
+                median(col("array_orjson")),
+                median(col("base_array")),
+                runs=col("array_orjson"),
+                baseline_runs=col("base_array"),
+                note="orjson.loads + parse_event",
+                baseline_label="json.loads + minimal event",
+            )
+        )
+    return figures

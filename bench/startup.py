@@ -1,0 +1,184 @@
+"""startup: ``import waiter_sdk`` time and RSS in a fresh interpreter; ``App`` start to first event.
+
+Each run starts a fresh interpreter (``python -m bench.startup --child sdk|baseline``), which:
+
+1. times ``import waiter_sdk`` (baseline: ``import asyncio``) with ``time.perf_counter`` around
+   the import statement alone, and reads the process RSS right after it;
+2. times, from before ``App(plugins=[...])`` (default settings: ``Settings.load()``) through
+   ``await app.start()`` and ``app.dispatch(/open)`` to the plugin handler running (baseline:
+   a loop that starts, creates the task that handles an event, and runs it), including the
+   ``asyncio.run`` loop start-up in both.
+
+Bytecode: the figure that is held to the target runs with a warm bytecode cache (a separate
+cache directory via ``PYTHONPYCACHEPREFIX``, filled by one uncounted warm-up run), as an installed
+wheel would have. This environment sets ``PYTHONDONTWRITEBYTECODE=1`` and the editable checkout
+has no ``__pycache__``, so an import "as is" compiles the package every time; that figure is
+reported as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(tempfile.gettempdir()) / "waiter-bench-pycache"
+
+
+def _rss() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _child(kind: str) -> None:
+    start = time.perf_counter()
+    if kind == "sdk":
+        import waiter_sdk  # noqa: F401
+    else:
+        import asyncio
+    imported = time.perf_counter() - start
+    rss = _rss()
+    import asyncio
+
+    if kind == "sdk":
+        from waiter_sdk import App, MessageChain, MessageEvent, Plain, Plugin, command
+
+        class First(Plugin):
+            name = "first"
+
+            def __init__(self, seen: asyncio.Future[float]) -> None:
+                self.seen = seen
+
+            @command("open")
+            async def open(self, event: MessageEvent) -> None:
+                self.seen.set_result(time.perf_counter())
+
+        async def main() -> float:
+            seen: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            app = App(plugins=[First(seen)])
+            await app.start()
+            try:
+                app.dispatch(
+                    MessageEvent(
+                        platform="bench",
+                        self_id="1",
+                        message=MessageChain([Plain("/open")]),
+                        message_id="1",
+                        sender_id="u",
+                    )
+                )
+                return await seen
+            finally:
+                await app.stop()
+
+    else:
+
+        async def main() -> float:
+            seen: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+            async def handler(event: dict[str, str]) -> None:
+                seen.set_result(time.perf_counter())
+
+            task = asyncio.get_running_loop().create_task(handler({"text": "/open"}))
+            result = await seen
+            await task
+            return result
+
+    begin = time.perf_counter()
+    first = asyncio.run(main())
+    print(json.dumps({"import_s": imported, "rss": rss, "first_event_s": first - begin}))
+
+
+def measure(kind: str, warm: bool) -> dict[str, float]:
+    env = dict(os.environ)
+    if warm:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(CACHE)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.startup", "--child", kind],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"startup child failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(runs: int = 3) -> list:  # type: ignore[type-arg]
+    from . import common
+    from .common import Figure, median
+
+    runs = max(runs, 5)  # cheap: several fresh interpreters, median
+    common.progress(f"startup: {runs} fresh interpreters per figure")
+    measure("sdk", warm=True)  # fill the bytecode cache; not counted
+    measure("baseline", warm=True)
+    sdk = [measure("sdk", warm=True) for _ in range(runs)]
+    base = [measure("baseline", warm=True) for _ in range(runs)]
+    as_is = [measure("sdk", warm=False) for _ in range(3)]
+
+    def col(rows: list[dict[str, float]], key: str, scale: float) -> list[float]:
+        return [r[key] * scale for r in rows]
+
+    imp = median(col(sdk, "import_s", 1000))
+    rss = median(col(sdk, "rss", 1 / 2**20))
+    return [
+        Figure(
+            "startup",
+            "import_time",
+            "ms",
+            imp,
+            median(col(base, "import_s", 1000)),
+            "<= 150 ms",
+            imp <= 150,
+            col(sdk, "import_s", 1000),
+            col(base, "import_s", 1000),
+            f"warm bytecode cache; as-is environment (no bytecode cache): "
+            f"{median(col(as_is, 'import_s', 1000)):.0f} ms",
+            "import asyncio",
+        ),
+        Figure(
+            "startup",
+            "import_rss",
+            "MiB",
+            rss,
+            median(col(base, "rss", 1 / 2**20)),
+            "<= 40 MB",
+            rss * 2**20 <= 40e6,
+            col(sdk, "rss", 1 / 2**20),
+            col(base, "rss", 1 / 2**20),
+            "whole-process RSS after the import",
+            "interpreter + import asyncio",
+        ),
+        Figure(
+            "startup",
+            "app_start_to_first_event",
+            "ms",
+            median(col(sdk, "first_event_s", 1000)),
+            median(col(base, "first_event_s", 1000)),
+            "",
+            None,
+            col(sdk, "first_event_s", 1000),
+            col(base, "first_event_s", 1000),
+            "App(...) with default Settings.load(), start(), dispatch, handler runs",
+            "asyncio.run + one task handling one event",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--child":
+        _child(sys.argv[2])
+    else:
+        for figure in main():
+            print(figure.line())
