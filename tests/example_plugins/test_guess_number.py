@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from example_plugins.guess_number import GuessNumber
-from waiter_sdk import MessageEvent, Plugin, on_message
-from waiter_sdk.testing import Outgoing, Simulator
+from tests.kit import Fallback, texts
+from waiter_sdk.testing import Simulator
 
 INTRO = "I'm thinking of a number from 1 to 100. You have 7 tries and 30 s per guess. Your guess?"
 
@@ -17,21 +17,6 @@ INTRO = "I'm thinking of a number from 1 to 100. You have 7 tries and 30 s per g
 class Fixed(GuessNumber):
     def secret(self) -> int:
         return 42
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
-
-
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
 
 
 async def test_hints_lead_to_the_number() -> None:

@@ -14,29 +14,14 @@ import pytest
 from example_plugins.idiom_chain import IdiomChain
 from example_plugins.idiom_chain.book import IdiomBook, is_idiom_shaped, load_book, normalize
 from example_plugins.idiom_chain.game import ChainGame
-from waiter_sdk import MessageEvent, Plugin, on_message
-from waiter_sdk.testing import Outgoing, Simulator
+from tests.kit import Fallback, texts
+from waiter_sdk.testing import Simulator
 
 START = "/idiom-chain 一心一意"
 INTRO = (
     "成语接龙! Anyone here may answer. First idiom: 一心一意; the next starts with 意. "
     "提示 = bot move, 分数 = scores, 退出 = end. 60 s without a new idiom ends the game."
 )
-
-
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
 
 
 # --- the seed scenario of issue 3 ------------------------------------------------------------

@@ -7,7 +7,7 @@ bot sent contains a password that was typed.
 from __future__ import annotations
 
 from example_plugins.login import Login
-from waiter_sdk import MessageEvent, Plugin, on_message
+from tests.kit import Fallback, texts
 from waiter_sdk.testing import Outgoing, Simulator
 
 ASK_USER = "Login: your username? (cancel to stop)"
@@ -20,25 +20,10 @@ def sent(out: list[Outgoing]) -> list[tuple[str, str]]:
     return [(o.group_id if o.group_id else f"@{o.user_id}", o.text) for o in out]
 
 
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
-
-
 def assert_never_sent(sim: Simulator, *secrets: str) -> None:
     for message in sim.outbox:
         for secret in secrets:
             assert secret not in message.text, f"{secret!r} was sent: {message.text!r}"
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
 
 
 async def test_seed_login_started_in_a_group_continues_in_private() -> None:

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 from example_plugins.parrot import Parrot
-from waiter_sdk import Image, MessageChain, MessageEvent, Plain, Plugin, on_message
-from waiter_sdk.testing import Outgoing, Simulator
+from tests.kit import Fallback, texts
+from waiter_sdk import Image, MessageChain, Plain
+from waiter_sdk.testing import Simulator
 
 ON = "🦜 Parrot on: I repeat what you say. Send q to stop."
 BYE = "🦜 Bye!"
 FLEW = "🦜 20 s without a word: the parrot flew away."
-
-
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
 
 
 async def test_seed_parrot_starts_repeats_stops_on_q_and_flies_away_after_20_s() -> None:

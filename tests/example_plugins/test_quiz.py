@@ -7,8 +7,8 @@ geography, then history; ``/quiz history`` starts with the Berlin Wall.
 from __future__ import annotations
 
 from example_plugins.quiz import Question, Quiz
-from waiter_sdk import MessageEvent, Plugin, on_message
-from waiter_sdk.testing import Outgoing, Simulator
+from tests.kit import Fallback, texts
+from waiter_sdk.testing import Simulator
 
 MATH = "❓ [math] What is 6 × 7?\nQuote this message to answer; anyone may."
 SCIENCE = (
@@ -16,21 +16,6 @@ SCIENCE = (
 )
 HISTORY = "❓ [history] In which year did the Berlin Wall fall?\nQuote this message to answer; anyone may."
 TOPICS = "math, science, geography, history"
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
-
-
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
 
 
 async def ask(sim: Simulator, user: str, command: str = "/quiz", group: str = "g1") -> str:

@@ -6,27 +6,12 @@ import asyncio
 
 import pytest
 
-from waiter_sdk import MessageChain, MessageEvent, Plugin, command, on_message
+from tests.kit import Fallback, texts
+from waiter_sdk import MessageChain, MessageEvent, Plugin, command
 from waiter_sdk.config import Settings
 from waiter_sdk.session import koishi
 from waiter_sdk.session.koishi import QueueCancelledError, send_queued, similarity, suggest
 from waiter_sdk.testing import Outgoing, Simulator
-
-
-def texts(out: list[Outgoing]) -> list[str]:
-    return [o.text for o in out]
-
-
-class Fallback(Plugin):
-    """Reports every message that reached the plugins (and was not a command)."""
-
-    name = "fallback"
-
-    @on_message(priority=-10)
-    async def fallback(self, event: MessageEvent) -> None:
-        if not event.message_str.startswith("/"):
-            await event.send(f"plugin saw {event.message_str}")
-
 
 # --- prompt ----------------------------------------------------------------------------------
 
