@@ -36,7 +36,7 @@ from .session.controller import SessionController
 from .session.filters import SenderSessionFilter
 from .session.manager import Sessions
 from .session.registry import SessionRegistry
-from .session.waiter import open_session, wait_closed
+from .session.waiter import open_session
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -407,7 +407,7 @@ class App:
             session_filter=_PROMPT_FILTER,
         )
         try:
-            await wait_closed(session)
+            await session.wait()
         except SessionTimeoutError:
             return None
         return answer[0] if answer else None

@@ -34,7 +34,7 @@ from ..events import MessageChain, MessageEvent, Target
 from ..exceptions import QueueCancelledError, SessionTimeoutError
 from .controller import SessionController
 from .filters import SenderSessionFilter
-from .waiter import open_session, wait_closed
+from .waiter import open_session
 
 __all__ = [
     "SUGGEST_HINT",
@@ -151,7 +151,7 @@ async def suggest(
     session = await open_session(event, take, timeout=seconds, session_filter=_SENDER)
     try:
         await event.send(prefix + hint.format(candidate=candidate) + suffix)
-        await wait_closed(session)
+        await session.wait()
     except SessionTimeoutError:
         return None
     finally:

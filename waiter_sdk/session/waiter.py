@@ -54,7 +54,7 @@ async def open_session(
     busy: BusyPolicy = "queue",
     max_queue: int | None = None,
 ) -> SessionController:
-    """Open a session and return its controller; the caller awaits ``wait_closed``."""
+    """Open a session and return its controller; the caller awaits ``controller.wait()``."""
     registry = registry_of(event)
     flt = session_filter if session_filter is not None else _DEFAULT_FILTER
     key = flt.open_key(event)
@@ -82,11 +82,6 @@ async def open_session(
         if extra:
             registry.add_key(session, extra)
     return session
-
-
-async def wait_closed(session: SessionController) -> None:
-    """Wait for ``session`` to end; ends it as cancelled if the waiting task is cancelled."""
-    await session.wait()
 
 
 class SessionWaiter:
