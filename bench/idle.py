@@ -92,7 +92,7 @@ class _Bulk(_Variant):
         from waiter_sdk.session.waiter import open_session
 
         for event in self.events:
-            self.keep.append(await open_session(event, _noop_waiter, timeout=3600))
+            self.keep.append(open_session(event, _noop_waiter, timeout=3600))
 
 
 class _Baseline(_Variant):

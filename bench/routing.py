@@ -92,7 +92,7 @@ async def one_run() -> dict[int, tuple[float, float, float]]:
                 flt = FILTERS[i % 3]
                 event = common.text_event("hi", f"s{i}", f"sg{i}")
                 event._context = app
-                session = await open_session(event, _noop, timeout=3600, session_filter=flt)
+                session = open_session(event, _noop, timeout=3600, session_filter=flt)
                 keep.append(session)
                 table[session.key] = session
             events = _strangers(MESSAGES)

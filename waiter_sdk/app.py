@@ -400,7 +400,7 @@ class App:
             answer.append(reply.message_str)
             controller.stop()
 
-        session = await open_session(
+        session = open_session(
             event,
             take,
             timeout=self.settings.session.prompt_timeout if timeout is None else timeout,

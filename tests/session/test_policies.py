@@ -329,7 +329,8 @@ async def test_ten_thousand_sessions_end_for_every_reason_and_leave_nothing() ->
     assert counts["replaced"] == per_reason
     # Nothing of any session survives its end.
     assert len(registry) == 0
-    assert registry._by_key == {} and registry._filters == {}
+    assert registry._by_key == {} and registry._filters == {} and registry._ids == {}
+    assert registry._heap == [] and registry._timer is None
     assert len(registry.tasks) == 0 and len(sim.app.bus.tasks) == 0
     assert sum(1 for h in loop._scheduled if not h._cancelled) <= timers_before
     events.clear()

@@ -1,18 +1,19 @@
-"""``SessionController``: one open session, its mailbox, its timer and its opener's future.
+"""``SessionController``: one open session, its mailbox, its deadline and its opener's future.
 
-A session is a mailbox, one timer and one future. The opener awaits the future. Events for the
-session land in the mailbox; when the first one lands, a pump task runs waiter calls one at a time
-until the mailbox is empty, then ends, so an idle session owns no task. The timer is one
-``loop.call_at`` handle on the loop clock. Every way of ending goes through ``_end``, which
-cancels the timer, cancels the running call when the end came from outside, resolves the future,
-removes the registry entries (only if they still point here), and hands queued events back.
+A session is a mailbox, a deadline and one future. The opener awaits the future. An event for an
+idle session is handed to the registry's runner, which starts the waiter call at once; a call that
+waits keeps a task, and events arriving meanwhile queue in the mailbox and run after it, one at a
+time, so an idle session owns no task. The deadline is an entry in the registry's timer heap on
+the loop clock. Every way of ending goes through ``_end``, which drops the timer entry, cancels
+the running call when the end came from outside, resolves the future, removes the registry
+entries (only if they still point here), and hands queued events back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["EndReason", "SessionController", "WaiterCall"]
 
 EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
-WaiterCall = Callable[["SessionController", MessageEvent], Awaitable[None]]
+# A coroutine function: the runner steps the coroutine itself (see Runner).
+WaiterCall = Callable[["SessionController", MessageEvent], Coroutine[Any, Any, None]]
 BusyPolicy = Literal["queue", "drop"]
 
 _SCHEDULED = object()
@@ -47,6 +49,7 @@ class SessionController:
     __slots__ = (
         "_call",
         "_dropped",
+        "_entry",
         "_first",
         "_future",
         "_history",
@@ -55,7 +58,7 @@ class SessionController:
         "_pump",
         "_record",
         "_registry",
-        "_timer",
+        "_route_id",
         "_timer_when",
         "busy",
         "deadline",
@@ -93,8 +96,11 @@ class SessionController:
         self._first: MessageEvent | None = None
         # None: idle (no task). _SCHEDULED: a runner will start the call. A task: running.
         self._pump: asyncio.Task[None] | object | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        # The registry's timer heap entry [deadline, push number, self] and the deadline it was pushed
+        # with; keep() moving the deadline later leaves both alone until the entry comes due.
+        self._entry: list[Any] | None = None
         self._timer_when = 0.0
+        self._route_id: str | None = None  # the raw id the registry counts for this session
         self._record = record_history
         self._history: list[tuple[Component, ...]] | None = [] if record_history else None
         self._dropped = 0
@@ -195,13 +201,10 @@ class SessionController:
     # --- lifecycle, driven by the registry and the waiter ---------------------------------
 
     def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_when = self.deadline
-        self._timer = self._loop.call_at(self.deadline, self._on_timer)
+        self._registry._arm(self)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def _on_deadline(self) -> None:
+        """The timer entry came due (called by the registry, which has already dropped it)."""
         if self.reason is not None:
             return
         if self.deadline > self._timer_when:
@@ -215,7 +218,7 @@ class SessionController:
             # Idle: the registry's runner starts the call; until then it is "scheduled".
             self._first = event
             self._pump = _SCHEDULED
-            self._registry._schedule(self)
+            self._registry.runner.schedule(self)
             return
         if self.busy == "drop":
             self._dropped += 1
@@ -235,26 +238,53 @@ class SessionController:
             return
         mailbox.append(event)
 
-    async def _run_pump(self, event: MessageEvent) -> None:
-        """Run waiter calls one at a time: this event, then whatever queued meanwhile."""
+    def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, None]:
+        """The waiter call for ``event`` (not started), recorded in the history first."""
+        if self._history is not None:
+            self._history.append(tuple(event.message))
+        return self._call(self, event)
+
+    def _next_queued(self) -> MessageEvent | None:
+        """The next queued event to run, or ``None``: then the session is idle again."""
+        mailbox = self._mailbox
+        if self.reason is None and mailbox:
+            return mailbox.pop(0)
+        self._pump = None
+        if mailbox is not None and not mailbox:
+            self._mailbox = None
+        return None
+
+    def _call_failed(self, exc: BaseException) -> None:
+        """A waiter call raised ``exc``: end the session by the rule for that exception."""
+        self._pump = None
+        if isinstance(exc, asyncio.CancelledError):
+            if self.reason is None:  # cancelled from outside the session machinery
+                self._end("cancelled")
+        elif isinstance(exc, Exception):
+            self._end("error", exc)
+
+    async def _drive(self, call: Awaitable[None]) -> None:
+        """Go on with a waiter call that waits, then run what queued behind it, one at a time.
+
+        Runs in the task that the call found itself in (see ``Runner``).
+        """
         try:
             while True:
-                if self._history is not None:
-                    self._history.append(tuple(event.message))
                 try:
-                    await self._call(self, event)
-                except asyncio.CancelledError:
-                    if self.reason is None:  # cancelled from outside the session machinery
-                        self._end("cancelled")
+                    await call
+                    event = self._next_queued()
+                    if event is None:
+                        return
+                    call = self._begin(event)
+                except asyncio.CancelledError as exc:
+                    from_outside = self.reason is None
+                    self._call_failed(exc)
+                    if from_outside:
                         raise
                     return
                 except Exception as exc:
-                    self._end("error", exc)
+                    self._call_failed(exc)
                     return
-                mailbox = self._mailbox
-                if self.reason is not None or not mailbox:
-                    return
-                event = mailbox.pop(0)
         finally:
             self._pump = None
             if self._mailbox is not None and not self._mailbox:
@@ -264,9 +294,6 @@ class SessionController:
         if self.reason is not None:
             return
         self.reason = reason
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         self._registry._remove(self)
         pump = self._pump
         leftover = self._mailbox

@@ -148,7 +148,7 @@ async def suggest(
         controller.stop()
 
     # Listen before asking, so that a fast "." cannot slip past.
-    session = await open_session(event, take, timeout=seconds, session_filter=_SENDER)
+    session = open_session(event, take, timeout=seconds, session_filter=_SENDER)
     try:
         await event.send(prefix + hint.format(candidate=candidate) + suffix)
         await session.wait()

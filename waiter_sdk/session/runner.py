@@ -23,6 +23,7 @@ from ..tasks import TaskSet
 from .context import current_session
 
 if TYPE_CHECKING:
+    from ..events import MessageEvent
     from .controller import SessionController
 
 __all__ = ["Runner"]
@@ -70,25 +71,40 @@ class Runner:
         try:
             while ready:
                 session = ready.popleft()
-                event = session._first
+                event: MessageEvent | None = session._first
                 if event is None:  # ended before it started; its event was handed back
                     continue
                 session._first = None
                 session._pump = me
-                coro = session._run_pump(event)
                 token = current_session.set(session)
                 try:
-                    pending = coro.send(None)
-                except StopIteration:
-                    continue  # finished without waiting: no task was needed
+                    while event is not None:
+                        # The waiter coroutine itself is stepped here: no wrapper coroutine
+                        # per message, and no task unless it waits.
+                        try:
+                            coro = session._begin(event)
+                            pending = coro.send(None)
+                        except StopIteration:
+                            event = session._next_queued()
+                            continue
+                        except (Exception, asyncio.CancelledError) as exc:
+                            session._call_failed(exc)
+                            event = None
+                            continue
+                        except BaseException:
+                            session._pump = None
+                            raise
+                        break
                 finally:
                     current_session.reset(token)
+                if event is None:
+                    continue
                 # It waits: this task is now that call's. Hand the queue to a new runner.
                 self._task = (
                     self._tasks.spawn(self._run(), name="waiter-sdk-runner") if ready else None
                 )
                 current_session.set(session)
-                await _resume(coro, pending)
+                await session._drive(_resume(coro, pending))
                 return
         finally:
             if self._task is me:
