@@ -286,7 +286,8 @@ class App:
         self._route(event)
 
     def _route(self, event: MessageEvent) -> None:
-        if self._gates.hold(event):
+        gates = self._gates
+        if gates.closed and gates.hold(event):
             return
         session = self.session_registry.route(event)
         if session is not None:

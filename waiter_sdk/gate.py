@@ -41,21 +41,21 @@ def gate_key(event: MessageEvent) -> str:
 class Gates:
     """The open gates of one app; ``route`` is called again for each released message."""
 
-    __slots__ = ("_gates", "_route", "window")
+    __slots__ = ("_route", "closed", "window")
 
     def __init__(self, route: Callable[[MessageEvent], None], window: float) -> None:
-        self._gates: dict[str, Gate] = {}
+        self.closed: dict[str, Gate] = {}  # by gate key; empty (false) when none is closed
         self._route = route
         self.window = window
 
     def __len__(self) -> int:
-        return len(self._gates)
+        return len(self.closed)
 
     def hold(self, event: MessageEvent) -> bool:
         """Hold ``event`` if its sender has a gate closed in its conversation."""
-        if not self._gates:
+        if not self.closed:
             return False
-        gate = self._gates.get(gate_key(event))
+        gate = self.closed.get(gate_key(event))
         if gate is None:
             return False
         gate.held.append(event)
@@ -66,16 +66,16 @@ class Gates:
         if self.window <= 0:
             return None
         gate = Gate(gate_key(event))
-        self._gates[gate.key] = gate
+        self.closed[gate.key] = gate
         loop = asyncio.get_running_loop()
         gate.timer = loop.call_at(loop.time() + self.window, self.open, gate)
         return gate
 
     def open(self, gate: Gate) -> None:
         """Open ``gate`` and route what it held (identity-checked, so only once)."""
-        if self._gates.get(gate.key) is not gate:
+        if self.closed.get(gate.key) is not gate:
             return
-        del self._gates[gate.key]
+        del self.closed[gate.key]
         if gate.timer is not None:
             gate.timer.cancel()
             gate.timer = None
@@ -86,9 +86,9 @@ class Gates:
     def clear(self) -> int:
         """Drop every gate (app stop); returns how many held messages were dropped."""
         dropped = 0
-        for gate in self._gates.values():
+        for gate in self.closed.values():
             if gate.timer is not None:
                 gate.timer.cancel()
             dropped += len(gate.held)
-        self._gates.clear()
+        self.closed.clear()
         return dropped

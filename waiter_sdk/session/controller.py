@@ -218,7 +218,10 @@ class SessionController:
             # Idle: the registry's runner starts the call; until then it is "scheduled".
             self._first = event
             self._pump = _SCHEDULED
-            self._registry.runner.schedule(self)
+            runner = self._registry.runner  # Runner.schedule(), inlined: once per message
+            runner._ready.append(self)
+            if runner._task is None:
+                runner._start()
             return
         if self.busy == "drop":
             self._dropped += 1

@@ -63,7 +63,10 @@ class Runner:
     def schedule(self, session: SessionController) -> None:
         self._ready.append(session)
         if self._task is None:
-            self._task = self._tasks.spawn(self._run(), name="waiter-sdk-runner")
+            self._start()
+
+    def _start(self) -> None:
+        self._task = self._tasks.spawn(self._run(), name="waiter-sdk-runner")
 
     async def _run(self) -> None:
         me = asyncio.current_task()
@@ -82,10 +85,16 @@ class Runner:
                         # The waiter coroutine itself is stepped here: no wrapper coroutine
                         # per message, and no task unless it waits.
                         try:
-                            coro = session._begin(event)
+                            if session._history is not None:
+                                session._history.append(tuple(event.message))
+                            coro = session._call(session, event)
                             pending = coro.send(None)
                         except StopIteration:
-                            event = session._next_queued()
+                            if session._mailbox is None:  # nothing queued behind it: idle again
+                                session._pump = None
+                                event = None
+                            else:
+                                event = session._next_queued()
                             continue
                         except (Exception, asyncio.CancelledError) as exc:
                             session._call_failed(exc)
