@@ -6,11 +6,16 @@ plugins instead of the session. While the handlers of a sender's message run in 
 conversation, that sender's next messages there wait at the gate; it opens when those handlers
 finish, open a session, or after ``session.order_window`` seconds, and the held messages are
 routed then, in order. Other senders and conversations never wait.
+
+Every gate has the same window, so their deadlines come in the order the gates closed: one
+queue and one loop timer serve them all, where a loop timer per gate cost a Python-compared
+heap push and a cancellation for every handled message.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -22,12 +27,11 @@ __all__ = ["Gate", "Gates", "current_gate"]
 class Gate:
     """Messages of one sender in one conversation held behind a running handler chain."""
 
-    __slots__ = ("held", "key", "timer")
+    __slots__ = ("held", "key")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.held: list[MessageEvent] = []
-        self.timer: asyncio.TimerHandle | None = None
 
 
 current_gate: ContextVar[Gate | None] = ContextVar("waiter_sdk_current_gate", default=None)
@@ -39,14 +43,18 @@ def gate_key(event: MessageEvent) -> str:
 
 
 class Gates:
-    """The open gates of one app; ``route`` is called again for each released message."""
+    """The closed gates of one app; ``route`` is called again for each released message."""
 
-    __slots__ = ("_route", "closed", "window")
+    __slots__ = ("_due", "_loop", "_route", "_timer", "closed", "window")
 
     def __init__(self, route: Callable[[MessageEvent], None], window: float) -> None:
         self.closed: dict[str, Gate] = {}  # by gate key; empty (false) when none is closed
         self._route = route
         self.window = window
+        # (when, gate) in closing order; an entry whose gate opened early is skipped when due.
+        self._due: deque[tuple[float, Gate]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self.closed)
@@ -67,28 +75,52 @@ class Gates:
             return None
         gate = Gate(gate_key(event))
         self.closed[gate.key] = gate
-        loop = asyncio.get_running_loop()
-        gate.timer = loop.call_at(loop.time() + self.window, self.open, gate)
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        when = loop.time() + self.window
+        self._due.append((when, gate))
+        if self._timer is None:
+            self._timer = loop.call_at(when, self._expire)
         return gate
 
     def open(self, gate: Gate) -> None:
         """Open ``gate`` and route what it held (identity-checked, so only once)."""
-        if self.closed.get(gate.key) is not gate:
+        closed = self.closed
+        if closed.get(gate.key) is not gate:
             return
-        del self.closed[gate.key]
-        if gate.timer is not None:
-            gate.timer.cancel()
-            gate.timer = None
+        del closed[gate.key]
+        if not closed:
+            self._stop_timer()  # every queued entry is for a gate already open
         held, gate.held = gate.held, []
         for event in held:
             self._route(event)
 
+    def _expire(self) -> None:
+        self._timer = None
+        assert self._loop is not None
+        due = self._due
+        now = self._loop.time()
+        # A timer may run up to the clock's resolution early: what it was armed for is due.
+        limit = max(now, due[0][0]) if due else now
+        while due and due[0][0] <= limit:
+            _, gate = due.popleft()
+            self.open(gate)  # may close new gates, which arm a timer for their own entry
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if due:
+            self._timer = self._loop.call_at(due[0][0], self._expire)
+
+    def _stop_timer(self) -> None:
+        self._due.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def clear(self) -> int:
         """Drop every gate (app stop); returns how many held messages were dropped."""
-        dropped = 0
-        for gate in self.closed.values():
-            if gate.timer is not None:
-                gate.timer.cancel()
-            dropped += len(gate.held)
+        dropped = sum(len(gate.held) for gate in self.closed.values())
         self.closed.clear()
+        self._stop_timer()
         return dropped
