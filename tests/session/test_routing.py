@@ -106,7 +106,23 @@ async def test_builtin_and_custom_filters_together_and_counts_return_to_zero(
 
 
 # Ids that look like separators, escapes, the missing-id mark, or another id's escaped form.
-TRICKY = ["", "a", "-", "|", "\\", "\\!", "\\-", "a|b", "b|a", "|a", "a|", "a\\!b", "pa", "|-", "-|"]
+TRICKY = [
+    "",
+    "a",
+    "-",
+    "|",
+    "\\",
+    "\\!",
+    "\\-",
+    "a|b",
+    "b|a",
+    "|a",
+    "a|",
+    "a\\!b",
+    "pa",
+    "|-",
+    "-|",
+]
 
 
 def identity_of(flt: SessionFilter, event: MessageEvent) -> tuple[object, ...]:

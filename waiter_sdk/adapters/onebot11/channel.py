@@ -29,6 +29,7 @@ from ...tasks import TaskSet
 from .api import action_result, new_echo
 from .auth import mask
 from .log import log
+from .wire import dumps, loads
 
 __all__ = ["ChannelSink", "Role", "Transport", "WsChannel", "excerpt", "payload_excerpt"]
 
@@ -195,7 +196,7 @@ class WsChannel:
     def _frame(self, text: str) -> None:
         self._last_seen = self._loop.time()
         try:
-            payload = json.loads(text)
+            payload = loads(text)
         except ValueError:
             self._drop_malformed(text, "not JSON")
             return
@@ -318,9 +319,11 @@ class WsChannel:
                 f"{self.label} is closed ({self.close_reason}); action {action!r} not sent"
             )
         echo = new_echo()
+        # Encode first: params JSON cannot hold raise TypeError here, before there is a pending
+        # entry that nothing would remove.
+        frame = dumps({"action": action, "params": params, "echo": echo})
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self._pending[echo] = (action, future)
-        frame = json.dumps({"action": action, "params": params, "echo": echo}, ensure_ascii=False)
         try:
             async with asyncio.timeout(limit):
                 try:

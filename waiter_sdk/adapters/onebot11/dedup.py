@@ -24,23 +24,57 @@ __all__ = ["Deduplicator", "event_key"]
 
 
 def event_key(payload: Mapping[str, Any]) -> Hashable | None:
-    """What identifies ``payload`` across deliveries; ``None`` for events never deduplicated."""
+    """What identifies ``payload`` across deliveries; ``None`` for events never deduplicated.
+
+    A message is its ids, where an integer and its decimal text are the same id (``7``, ``"7"``).
+    """
     post_type = payload.get("post_type")
     if post_type == "meta_event":
         return None
-    if post_type in ("message", "message_sent") and payload.get("message_id") is not None:
-        return (
-            str(post_type),
-            str(payload.get("self_id")),
-            str(payload.get("message_type")),
-            str(payload.get("group_id")),
-            str(payload.get("user_id")),
-            str(payload.get("message_id")),
-        )
+    if post_type == "message" or post_type == "message_sent":
+        get = payload.get
+        message_id = get("message_id")
+        if message_id is not None:
+            self_id, group_id, user_id = get("self_id"), get("group_id"), get("user_id")
+            message_type = get("message_type")
+            key = (post_type, self_id, message_type, group_id, user_id, message_id)
+            # Integer ids and a named message type, as implementations send them: the raw values
+            # are the key, with no text made from the numbers.
+            if (
+                type(message_id) is int
+                and type(user_id) is int
+                and type(self_id) is int
+                and (type(group_id) is int or group_id is None)
+                and (message_type == "group" or message_type == "private")
+            ):
+                return key
+            try:
+                return tuple(map(_id_part, key))
+            except TypeError:  # an array or an object as an id: str() of a deep one would recurse
+                return None
     try:
         return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):  # nested near the decoder's own limit
         return None
+
+
+def _id_part(value: object) -> Hashable:
+    """``value`` as part of a message key: integers as they are, decimal text as its integer."""
+    if type(value) is int or value is None:
+        return value
+    if type(value) is str:
+        digits = value[1:] if value.startswith("-") else value
+        # Not int() on just anything: it also reads "+7", " 7", "0_7" and non-ASCII digits, and
+        # refuses over 4,300 digits; only text that int() gives back unchanged is a number here.
+        if digits.isdecimal() and len(digits) < 100:
+            number = int(value)
+            if str(number) == value:
+                return number
+        return value
+    if isinstance(value, Mapping | list):
+        raise TypeError(f"an id is not {type(value).__name__}")
+    # Floats, booleans: as text, so that 1.0 and True are not the integer 1 they compare equal to.
+    return str(value)
 
 
 class Deduplicator:

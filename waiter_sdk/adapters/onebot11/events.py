@@ -34,9 +34,9 @@ from ...events import (
     RequestEvent,
 )
 from ...exceptions import EventError
-from .message import from_segments, parse_message
+from .message import read_message
 
-__all__ = ["PLATFORM", "GenericEvent", "addressed_text", "is_self_message", "parse_event"]
+__all__ = ["PLATFORM", "GenericEvent", "addressed_text", "parse_event"]
 
 PLATFORM = "onebot11"
 _ROLES = frozenset({"owner", "admin", "member"})
@@ -69,10 +69,19 @@ def parse_event(
     Raises ``EventError`` (and nothing else) when the payload is not an object, its message is
     unreadable, or an id or a named field holds an array or an object.
     """
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise EventError(f"an event is a JSON object, not {type(payload).__name__}")
     post_type = _str(payload.get("post_type"), "post_type")
     self_id = _id(payload.get("self_id"), "self_id") or default_self_id
+    # message_sent keeps the key 'message_type', not 'message_sent_type'; other message types
+    # fall through to a GenericEvent.
+    if post_type in ("message", "message_sent") and payload.get("message_type") in (
+        "private",
+        "group",
+    ):
+        if drop_self and post_type == "message_sent":
+            return None
+        return _message(payload, self_id, adapter, drop_self)
     common: dict[str, Any] = {
         "platform": PLATFORM,
         "self_id": self_id,
@@ -80,13 +89,6 @@ def parse_event(
         "raw": payload,
         "adapter": adapter,
     }
-    if post_type in ("message", "message_sent"):
-        # message_sent keeps the key 'message_type', not 'message_sent_type'.
-        if payload.get("message_type") in ("private", "group"):
-            if drop_self and is_self_message(payload, self_id):
-                return None
-            return _message(payload, common)
-        return _generic(post_type, payload, common)
     if post_type == "notice":
         return NoticeEvent(
             type=_str(payload.get("notice_type"), "notice_type"), **_typed(payload), **common
@@ -108,66 +110,59 @@ def parse_event(
     return _generic(post_type, payload, common)
 
 
-def is_self_message(payload: Mapping[str, Any], self_id: str) -> bool:
-    """True for the bot's own messages: ``message_sent``, or a sender id equal to ``self_id``.
-
-    Both checks, because some implementations report own group messages as plain ``message``.
-    """
-    if payload.get("post_type") == "message_sent":
-        return True
+def _message(
+    payload: Mapping[str, Any], self_id: str, adapter: MessageSink | None, drop_self: bool
+) -> MessageEvent | None:
     sender = payload.get("sender")
-    user_id = payload.get("user_id")
-    if user_id is None and isinstance(sender, Mapping):
-        user_id = sender.get("user_id")
-    try:
-        return bool(self_id) and _id(user_id, "user_id") == self_id
-    except EventError:  # not an id at all: not the bot's either (parse_event refuses it)
-        return False
-
-
-def _message(payload: Mapping[str, Any], common: dict[str, Any]) -> MessageEvent:
-    try:
-        chain = from_segments(parse_message(payload.get("message")))
-    except TypeError as exc:
-        raise EventError(f"message field unreadable: {exc}") from None
-    sender = payload.get("sender")
-    if not isinstance(sender, Mapping):
+    if type(sender) is not dict and not isinstance(sender, Mapping):
         sender = {}
     user_id = payload.get("user_id")
     if user_id is None:
         user_id = sender.get("user_id")
+    sender_id = _id(user_id, "user_id") or ""
+    if drop_self and self_id and sender_id == self_id:
+        # Some implementations report the bot's own group messages as plain 'message'.
+        return None
+    try:
+        chain, text, reply_to, mentioned = read_message(payload.get("message"), self_id)
+    except TypeError as exc:
+        raise EventError(f"message field unreadable: {exc}") from None
     group_id = (
         _id(payload.get("group_id"), "group_id") if payload.get("message_type") == "group" else None
     )
     name = ""
-    anonymous = payload.get("anonymous")
-    if group_id is not None and isinstance(anonymous, Mapping):
-        name = _str(anonymous.get("name"), "anonymous.name")
+    role = None
+    if group_id is not None:
+        anonymous = payload.get("anonymous")
+        if anonymous is not None and isinstance(anonymous, Mapping):
+            name = _str(anonymous.get("name"), "anonymous.name")
+        if not name:
+            name = _str(sender.get("card"), "sender.card")
+        role = sender.get("role")
+        if not isinstance(role, str) or role not in _ROLES:  # a list is unhashable besides
+            role = None
     if not name:
-        name = _str(sender.get("card") if group_id is not None else "", "sender.card") or _str(
-            sender.get("nickname"), "sender.nickname"
-        )
-    role = sender.get("role") if group_id is not None else None
-    if not isinstance(role, str):  # a list here is garbage, and unhashable besides
-        role = None
-    reply_to = next((c.message_id for c in chain if isinstance(c, Reply)), None)
-    self_id: str = common["self_id"]
-    if group_id is None:
-        to_me, text = True, None
-    else:
-        text = addressed_text(chain, self_id)
-        to_me = text is not None
+        name = _str(sender.get("nickname"), "sender.nickname")
+    to_me = group_id is None
+    if mentioned and not to_me:  # addressed_text finds nothing without a mention of the bot
+        addressed = addressed_text(chain, self_id)
+        if addressed is not None:
+            to_me, text = True, addressed
     return MessageEvent(
+        platform=PLATFORM,
+        self_id=self_id,
         message=chain,
         message_id=_id(payload.get("message_id"), "message_id") or "",
-        sender_id=_id(user_id, "user_id") or "",
+        sender_id=sender_id,
         sender_name=name,
-        sender_role=role if role in _ROLES else None,
+        sender_role=role,
         group_id=group_id,
         reply_to=reply_to,
         to_me=to_me,
+        timestamp=_time(payload.get("time")),
+        raw=payload,
+        adapter=adapter,
         message_str=text,
-        **common,
     )
 
 
@@ -222,6 +217,10 @@ def _generic(post_type: str, payload: Mapping[str, Any], common: dict[str, Any])
 
 
 def _id(value: object, field: str) -> str | None:
+    if type(value) is int:
+        return str(value)
+    if type(value) is str:
+        return value or None
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -235,6 +234,8 @@ def _id(value: object, field: str) -> str | None:
 
 
 def _str(value: object, field: str) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, str):
@@ -251,7 +252,9 @@ def _kind(value: object) -> str:
 
 
 def _time(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if type(value) is not int and (
+        isinstance(value, bool) or not isinstance(value, int | float | str)
+    ):
         return 0.0
     try:
         return float(value)

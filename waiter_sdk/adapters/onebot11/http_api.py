@@ -14,7 +14,6 @@ retcodes the WebSocket transports use for them (1401, 1403, 1404).
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import aiohttp
@@ -24,6 +23,7 @@ from ...exceptions import ActionFailedError, ActionTimeoutError, AdapterConnecti
 from .api import action_result
 from .auth import auth_headers, mask
 from .log import log
+from .wire import loads
 
 __all__ = ["HttpApi", "redact_url"]
 
@@ -123,7 +123,7 @@ class HttpApi:
         if not 200 <= status < 300:
             raise ActionFailedError(action, 1000 + status, f"HTTP {status}")
         try:
-            payload = json.loads(body)
+            payload = loads(body)
         except (ValueError, RecursionError):
             raise ActionFailedError(
                 action, None, "the HTTP API answered with invalid JSON"

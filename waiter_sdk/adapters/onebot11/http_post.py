@@ -13,7 +13,6 @@ several implementations (Lagrange) ignore the response body.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -21,6 +20,7 @@ from aiohttp import web
 from .auth import check_signature, check_token, given_token
 from .channel import excerpt
 from .log import log
+from .wire import loads
 
 if TYPE_CHECKING:
     from ...config import OneBot11Settings
@@ -67,7 +67,7 @@ class HttpPost:
             if status is not None:
                 return self._refuse(peer, status, "signature")
         try:
-            payload = json.loads(body)
+            payload = loads(body)
         except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError too
             payload = None
         if not isinstance(payload, dict) or "post_type" not in payload:

@@ -6,6 +6,9 @@ Usage::
     chain = from_segments(segments)                             # -> MessageChain of components
     to_segments(MessageChain([Reply("7"), Plain("hi")]))        # -> what send_*_msg takes
 
+    # Both incoming steps in one pass, plus the text, the quoted id and "is the bot mentioned":
+    chain, text, reply_to, mentioned = read_message(payload["message"], self_id)
+
 Incoming messages are parsed leniently (a CQ string, a segment array or one segment object; data
 values that are numbers or booleans; unknown segment types kept as ``Segment`` with their data as
 sent). What cannot be a message is a ``TypeError``: a message that is neither text nor segments,
@@ -32,6 +35,7 @@ __all__ = [
     "image_from_bytes",
     "parse_cq",
     "parse_message",
+    "read_message",
     "to_cq",
     "to_segments",
 ]
@@ -138,31 +142,98 @@ def from_segments(segments: Iterable[Mapping[str, Any]]) -> MessageChain:
     """
     components: list[Component] = []
     for segment in segments:
-        if not isinstance(segment, Mapping):
+        if type(segment) is not dict and not isinstance(segment, Mapping):
             raise TypeError(f"a segment is an object, not {type(segment).__name__}")
-        kind = _scalar(segment.get("type"), "segment type")
-        data = segment.get("data")
-        components.append(_component(kind, data if isinstance(data, Mapping) else {}))
+        components.append(_from_segment(segment))
     return MessageChain._trusted(components)
 
 
+def read_message(message: object, self_id: str) -> tuple[MessageChain, str, str | None, bool]:
+    """``from_segments(parse_message(message))`` in one pass, with what an event needs besides.
+
+    Returns the chain, its plain text, the id of the first quoted message (``None`` when none is
+    quoted) and whether an ``At`` mentions ``self_id``. Raises ``TypeError`` as ``parse_message``
+    and ``from_segments`` do.
+    """
+    items: list[Any]
+    if type(message) is list:
+        items = message
+    elif message is None:
+        items = []
+    elif isinstance(message, str):
+        items = parse_cq(message)
+    elif isinstance(message, Mapping):
+        items = [message]
+    elif isinstance(message, list):
+        items = message
+    else:
+        raise TypeError(
+            f"a OneBot message is a string or a segment array, not {type(message).__name__}"
+        )
+    components: list[Component] = []
+    texts: list[str] = []
+    reply_to: str | None = None
+    mentioned = False
+    for item in items:
+        if type(item) is dict or isinstance(item, Mapping):
+            component = _from_segment(item)
+        elif isinstance(item, str):  # seen from hand-written clients: bare strings as text
+            component = Plain(item)
+        else:
+            continue  # as parse_message: neither a segment nor text
+        components.append(component)
+        if isinstance(component, Plain):
+            texts.append(component.content)
+        elif isinstance(component, Reply):
+            if reply_to is None:
+                reply_to = component.message_id
+        elif isinstance(component, At) and component.user_id == self_id:
+            mentioned = True
+    return MessageChain._trusted(components), "".join(texts), reply_to, mentioned
+
+
+def _from_segment(segment: Mapping[str, Any]) -> Component:
+    kind = segment.get("type")
+    if type(kind) is not str:
+        kind = _scalar(kind, "segment type")
+    data = segment.get("data")
+    if type(data) is not dict and not isinstance(data, Mapping):
+        data = {}
+    return _component(kind, data)
+
+
+# Values are tested with `type(value) is str` before `_scalar`: strings are the common case,
+# and for them that skips a call and an abc isinstance check.
 def _component(kind: str, data: Mapping[str, Any]) -> Component:
     if kind == "text":
-        return Plain(_scalar(data.get("text"), "text"))
+        text = data.get("text")
+        return Plain(text if type(text) is str else _scalar(text, "text"))
     if kind == "at":
-        qq = _scalar(data.get("qq"), "at qq")
+        qq = data.get("qq")
+        if type(qq) is not str:
+            qq = _scalar(qq, "at qq")
         if qq == "all":
             return AtAll()
-        name = _scalar(data.get("name"), "at name")
+        name = data.get("name")
+        if type(name) is not str:
+            name = _scalar(name, "at name")
         return At(qq, name or None)
     if kind == "image":
-        file = _scalar(data.get("file"), "image file") or _scalar(data.get("url"), "image url")
-        url = _scalar(data.get("url"), "image url")
-        return Image(file, url or None)
-    if kind == "reply" and data.get("id") is not None:
-        return Reply(_scalar(data["id"], "reply id"))
-    if kind == "face" and data.get("id") is not None:
-        return Face(_scalar(data["id"], "face id"))
+        file = data.get("file")
+        if type(file) is not str:
+            file = _scalar(file, "image file")
+        url = data.get("url")
+        if type(url) is not str:
+            url = _scalar(url, "image url")
+        return Image(file or url, url or None)
+    if kind == "reply":
+        id_ = data.get("id")
+        if id_ is not None:
+            return Reply(id_ if type(id_) is str else _scalar(id_, "reply id"))
+    elif kind == "face":
+        id_ = data.get("id")
+        if id_ is not None:
+            return Face(id_ if type(id_) is str else _scalar(id_, "face id"))
     return Segment(kind, data)
 
 
