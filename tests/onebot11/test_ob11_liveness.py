@@ -219,8 +219,18 @@ async def test_dedup_window_expires_and_stays_bounded() -> None:
     event = {"post_type": "notice", "notice_type": "friend_add", "self_id": 1, "user_id": 2}
     assert not seen.repeated(event)
     assert seen.repeated(event)
+    clock.now += 9.5
+    assert seen.repeated(event)  # within the window
+    clock.now += 10.5
+    assert not seen.repeated(event)  # two windows on: a new occurrence
+    clock.now += 15.0
+    assert seen.repeated(event)  # remembered for at least a window...
+    clock.now += 20.0
+    assert not seen.repeated(event)  # ...and less than two
+    clock.now += 100.0  # long idle: nothing from before it is remembered
+    assert not seen.repeated({**event, "user_id": 99})
     clock.now += 10.0
-    assert not seen.repeated(event)  # the window passed: a new occurrence
+    assert seen.repeated({**event, "user_id": 99})
     for user in range(10):
         seen.repeated({**event, "user_id": user})
     assert len(seen) <= 3

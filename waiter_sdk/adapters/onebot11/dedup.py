@@ -9,14 +9,15 @@ Usage::
 Implementations re-send events (go-cqhttp retries an HTTP POST that timed out) and deliver every
 event on every channel when several are enabled. Messages are keyed by their ids, other events
 by their whole content; meta events (heartbeats, lifecycle) are per connection and never
-deduplicated. Expiry reads the loop clock, and the table is bounded in size.
+deduplicated. Keys live in two generations that rotate every ``window`` seconds on the loop
+clock, so a key is remembered for at least ``window`` and less than twice that, at the cost of
+two dict lookups per event and no per-key expiry bookkeeping; the table is bounded in size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -78,18 +79,17 @@ def _id_part(value: object) -> Hashable:
 
 
 class Deduplicator:
-    """Remembers event keys for ``window`` seconds (at most ``limit`` of them)."""
+    """Remembers event keys for ``window`` seconds or a little longer (at most ``limit``)."""
 
-    __slots__ = ("_expiry", "_loop", "_order", "limit", "window")
+    __slots__ = ("_current", "_loop", "_previous", "_rotate_at", "limit", "window")
 
     def __init__(self, window: float, limit: int = 100_000) -> None:
         self.window = window
         self.limit = limit
-        self._expiry: dict[Hashable, float] = {}
-        # Expiry order, oldest first: a deque pops its front in O(1), where deleting the first
-        # keys of a dict leaves holes that every later scan from the front must step over.
-        self._order: deque[tuple[float, Hashable]] = deque()
         self._loop = asyncio.get_running_loop()
+        self._current: dict[Hashable, None] = {}  # keys first seen in this generation
+        self._previous: dict[Hashable, None] = {}  # ... and in the one before
+        self._rotate_at = float("-inf")  # the first event starts the first generation
 
     def repeated(self, payload: Mapping[str, Any]) -> bool:
         """True when an event with the same key was seen within the window; else remember it."""
@@ -99,16 +99,23 @@ class Deduplicator:
         if key is None:
             return False
         now = self._loop.time()
-        order, expiry = self._order, self._expiry
-        while order and (order[0][0] <= now or len(order) >= self.limit):
-            _, old = order.popleft()
-            del expiry[old]
-        if key in expiry:
+        if now >= self._rotate_at:
+            self._rotate(now)
+        if key in self._current or key in self._previous:
             return True
-        expires = now + self.window
-        expiry[key] = expires
-        order.append((expires, key))
+        if len(self._current) + len(self._previous) >= self.limit:
+            self._rotate(now)  # a flood: the oldest keys go early
+            if len(self._previous) >= self.limit:
+                self._previous = {}
+        self._current[key] = None
         return False
 
+    def _rotate(self, now: float) -> None:
+        # The current generation becomes the previous one, unless it is itself a window old.
+        fresh = now < self._rotate_at + self.window
+        self._previous = self._current if fresh else {}
+        self._current = {}
+        self._rotate_at = now + self.window
+
     def __len__(self) -> int:
-        return len(self._expiry)
+        return len(self._current) + len(self._previous)
