@@ -172,7 +172,8 @@ class OneBot11Settings(_Section):
         default=60.0,
         ge=0,
         description="Seconds within which a repeated event (HTTP retries, several channels) "
-        "is dropped (0: off).",
+        "is dropped; an event is remembered for at least this long and less than twice it "
+        "(0: off).",
     )
     drop_self_messages: bool = Field(
         default=True, description="Drop message_sent and messages whose sender is the bot."
