@@ -12,6 +12,11 @@ live in.
 
 Baseline (same process and run): 10,000 tasks, each awaiting its own future; one ``call_at(T)``
 timer per future sets ``TimeoutError``; each task records ``loop.time() - T``.
+
+A second baseline, ``chain``, is the same with the future awaited four coroutine frames below
+the task, the depth at which a plugin's opener awaits a session here (the bus's handler runner,
+the plugin handler, the helper the bench's handler calls, the waiter call): bare asyncio, but
+with the exception climbing as many frames as it does in the SDK.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .common import Figure, median, percentile
 SESSIONS = 10_000
 TIMEOUT = 0.5  # from the moment every session is open to the common deadline
 OPEN_ALLOWANCE = 60e-6  # seconds per session allowed for opening them all before T
+CHAIN = 4  # coroutine frames between the task and the awaited future, as for a plugin opener
 
 
 async def _noop(controller: Any, event: Any) -> None:
@@ -81,14 +87,20 @@ async def sdk(n: int = SESSIONS) -> dict[str, Any]:
     }
 
 
-async def baseline(n: int = SESSIONS) -> dict[str, Any]:
+async def baseline(n: int = SESSIONS, depth: int = 1) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     delays: list[float] = []
     target = loop.time() + TIMEOUT + n * OPEN_ALLOWANCE
 
+    async def awaiting(future: asyncio.Future[None], frames: int) -> None:
+        if frames <= 1:
+            await future
+        else:
+            await awaiting(future, frames - 1)
+
     async def opener(future: asyncio.Future[None]) -> None:
         try:
-            await future
+            await awaiting(future, depth - 1) if depth > 1 else await future
         except TimeoutError:
             delays.append(loop.time() - target)
 
@@ -114,6 +126,7 @@ def _stats(delays: list[float]) -> tuple[float, float, float]:
 def main(runs: int = 3) -> list[Figure]:
     sdk_stats: list[tuple[float, float, float]] = []
     base_stats: list[tuple[float, float, float]] = []
+    chain_stats: list[tuple[float, float, float]] = []
     notes: list[str] = []
     margins: list[float] = []
     for run in range(runs):
@@ -127,6 +140,7 @@ def main(runs: int = 3) -> list[Figure]:
         margins.append(result["margin"])
         sdk_stats.append(_stats(result["delays"]))
         base_stats.append(_stats(common.run(baseline)["delays"]))
+        chain_stats.append(_stats(common.run(lambda: baseline(depth=CHAIN))["delays"]))
     figures = []
     for index, name in enumerate(("median", "p99", "max")):
         sdk_runs = [s[index] for s in sdk_stats]
@@ -150,4 +164,18 @@ def main(runs: int = 3) -> list[Figure]:
                 "tasks awaiting futures, one call_at each",
             )
         )
+    chain_max = [s[2] for s in chain_stats]
+    figures.append(
+        Figure(
+            "timeouts",
+            "chain_delay_max",
+            "ms",
+            median(chain_max),
+            median([s[2] for s in base_stats]),
+            runs=chain_max,
+            baseline_runs=[s[2] for s in base_stats],
+            note=f"bare asyncio, the future awaited {CHAIN} coroutine frames down, as in the SDK",
+            baseline_label="tasks awaiting futures, one call_at each",
+        )
+    )
     return figures
