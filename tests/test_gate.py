@@ -106,3 +106,13 @@ async def test_gates_opened_early_leave_no_timer_behind() -> None:
         await sim.settle()
         assert [t for _, t, _ in plugin.seen] == ["after"]
         assert live_timers() == before
+
+
+async def test_ids_with_separators_never_share_a_gate() -> None:
+    plugin = Slow()
+    async with Simulator(plugins=[plugin]) as sim:
+        # Joined raw, group "a|b" with sender "c" and group "a" with sender "b|c" read the same.
+        sim.app.dispatch(sim.message(sim.user("c"), "/slow 100", group="a|b"))
+        sim.app.dispatch(sim.message(sim.user("b|c"), "not held", group="a"))
+        await sim.settle()
+        assert [t for _, t, _ in plugin.seen] == ["not held"]

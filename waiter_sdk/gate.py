@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from .events import MessageEvent
+from .session.filters import SenderSessionFilter
 
 __all__ = ["Gate", "Gates", "current_gate"]
 
@@ -37,9 +38,13 @@ class Gate:
 current_gate: ContextVar[Gate | None] = ContextVar("waiter_sdk_current_gate", default=None)
 
 
+_SENDER = SenderSessionFilter()
+
+
 def gate_key(event: MessageEvent) -> str:
-    chat = event.group_id if event.group_id is not None else ""
-    return f"{event.platform}|{event.self_id}|{chat}|{event.sender_id}"
+    # One sender in one conversation, escaped like a session key: ids holding "|" cannot make
+    # another sender's key and hold their messages.
+    return _SENDER.filter(event)
 
 
 class Gates:
