@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import signal
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
@@ -47,6 +48,10 @@ Listener = Callable[..., None]
 ListenerKind = Literal["incoming", "sent", "session_opened", "session_ended"]
 _captured: ContextVar[list[str] | None] = ContextVar("waiter_sdk_captured", default=None)
 _PROMPT_FILTER = SenderSessionFilter()
+
+
+def _log_end(session: SessionController) -> None:
+    logger.debug("session {} (plugin {}) ended: {}", session.key, session.plugin, session.reason)
 
 
 class App:
@@ -83,6 +88,10 @@ class App:
             "session_opened": [],
             "session_ended": [],
         }
+        if self.settings.log_level in ("TRACE", "DEBUG"):
+            # Asked for, so only then: a loguru call that filters the line out still costs a
+            # microsecond (it looks up its caller's module), and 10,000 sessions can end at once.
+            self._listeners["session_ended"].append(_log_end)
         self._closed: asyncio.Event | None = None
         self._starting = False
 
@@ -305,8 +314,7 @@ class App:
             return
         context = contextvars.Context()
         context.run(current_gate.set, gate)
-        task = self.bus.spawn(event, selected, context)
-        task.add_done_callback(lambda _: self._gates.open(gate))
+        self.bus.spawn(event, selected, context, functools.partial(self._gates.open, gate))
 
     def _release(self, events: list[MessageEvent]) -> None:
         # Rule 8: what queued behind a session that ended goes to the plugins, in order.

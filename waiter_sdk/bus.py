@@ -192,10 +192,19 @@ class EventBus:
         return self.spawn(event, selected, context)
 
     def spawn(
-        self, event: Event, selected: list[_Selected], context: contextvars.Context | None = None
+        self,
+        event: Event,
+        selected: list[_Selected],
+        context: contextvars.Context | None = None,
+        on_finish: Callable[[], None] | None = None,
     ) -> asyncio.Task[None]:
+        """Run ``selected`` in a task; ``on_finish()`` when they are done, however they end.
+
+        ``on_finish`` runs at the end of the task itself, not as a done callback: no loop
+        callback per handled message, and it happens before the opener's task is even done.
+        """
         return self.tasks.spawn(
-            self._run(event, selected),
+            self._run(event, selected, on_finish),
             context=context if context is not None else contextvars.Context(),
         )
 
@@ -205,40 +214,51 @@ class EventBus:
         if selected:
             await self._run(event, selected)
 
-    async def _run(self, event: Event, selected: list[_Selected]) -> None:
-        for item in selected:
-            if event._stopped:
-                break
-            handler = item.handler
-            if isinstance(event, MessageEvent):
-                event.args = item.args if item.args is not None else []
-                event.match = item.match
-            scope = HandlerScope(handler.plugin, handler.name, event)
-            token = current_scope.set(scope)
-            try:
-                if handler.is_gen:
-                    await self._run_generator(handler, event)
-                else:
-                    await handler.func(event)
-            except asyncio.CancelledError:
-                raise
-            except SessionTimeoutError as exc:
-                logger.warning(
-                    "{}: a session timed out and the handler did not catch it ({})",
-                    handler.label,
-                    exc,
-                )
-            except (SessionClosedError, HandlerFinished) as exc:
-                logger.debug("{}: {}", handler.label, exc or type(exc).__name__)
-            except Exception:
-                logger.exception("handler {} of plugin {} raised", handler.name, handler.plugin)
-            finally:
-                for cleanup in scope.cleanups:
-                    try:
-                        cleanup()
-                    except Exception:
-                        logger.exception("cleanup after {} raised", handler.label)
-                current_scope.reset(token)
+    async def _run(
+        self, event: Event, selected: list[_Selected], on_finish: Callable[[], None] | None = None
+    ) -> None:
+        # One coroutine for the whole chain (no helper frame): every resume of a waiting
+        # handler and every exception climbs each frame between the task and the handler.
+        try:
+            for item in selected:
+                if event._stopped:
+                    break
+                handler = item.handler
+                if isinstance(event, MessageEvent):
+                    event.args = item.args if item.args is not None else []
+                    event.match = item.match
+                scope = HandlerScope(handler.plugin, handler.name, event)
+                token = current_scope.set(scope)
+                try:
+                    if handler.is_gen:
+                        await self._run_generator(handler, event)
+                    else:
+                        await handler.func(event)
+                except asyncio.CancelledError:
+                    raise
+                except SessionTimeoutError as exc:
+                    logger.warning(
+                        "{}: a session timed out and the handler did not catch it ({})",
+                        handler.label,
+                        exc,
+                    )
+                except (SessionClosedError, HandlerFinished) as exc:
+                    logger.debug("{}: {}", handler.label, exc or type(exc).__name__)
+                except Exception:
+                    logger.exception("handler {} of plugin {} raised", handler.name, handler.plugin)
+                finally:
+                    for cleanup in scope.cleanups:
+                        try:
+                            cleanup()
+                        except Exception:
+                            logger.exception("cleanup after {} raised", handler.label)
+                    current_scope.reset(token)
+        finally:
+            if on_finish is not None:
+                try:
+                    on_finish()
+                except Exception:
+                    logger.exception("after the handlers of {!r}", event)
 
     async def _run_generator(self, handler: Handler, event: Event) -> None:
         agen: AsyncIterator[Any] = handler.func(event)

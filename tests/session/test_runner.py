@@ -89,3 +89,22 @@ async def test_a_call_that_waits_keeps_the_task_and_its_session_context(sim: Sim
     assert await task is None
     assert tasks[0] is tasks[1] and tasks[0] is not None
     assert len(sessions) == 1 and sessions[0] is not None
+
+
+@pytest.mark.parametrize(("level", "logged"), [("DEBUG", True), ("INFO", False)])
+async def test_session_ends_are_logged_at_debug_level_only(
+    logs: list[str], level: str, logged: bool
+) -> None:
+    settings = Settings.load(log_level=level, session={"order_window": 0})
+    async with Simulator(settings=settings) as sim:
+
+        @session_waiter(timeout=60)
+        async def waiter(controller: SessionController, event: MessageEvent) -> None:
+            controller.stop()
+
+        task = opened(sim, waiter, "a")
+        await sim.settle()
+        await sim.send(sim.user("a"), "done")
+        assert await task is None
+    ends = [line for line in logs if "ended: stopped" in line]
+    assert ends == (["DEBUG session sender|sim|bot|p|a (plugin ) ended: stopped"] if logged else [])

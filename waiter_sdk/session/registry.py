@@ -285,7 +285,6 @@ class SessionRegistry:
     def _ended(self, session: SessionController, leftover: list[MessageEvent] | None) -> None:
         reason = session.reason or "stopped"
         self.ended_counts[reason] = self.ended_counts.get(reason, 0) + 1
-        logger.debug("session {} (plugin {}) ended: {}", session.key, session.plugin, reason)
         if self.on_end is not None:
             self.on_end(session)
         if leftover:
