@@ -93,55 +93,30 @@ def main(runs: int = 3) -> list[Figure]:
         common.progress(f"parse run {run + 1}/{runs}")
         results.append(one_run())
 
-    def col(key: str) -> list[float]:
-        return [r[key] for r in results if key in r]
-
-    figures = [
-        Figure(
+    def figure(name: str, base: str, note: str, baseline_label: str) -> Figure:
+        runs = [r[name] for r in results]
+        baseline_runs = [r[base] for r in results]
+        return Figure(
             "parse",
-            "array",
+            name,
             "frames/s",
-            median(col("array")),
-            median(col("base_array")),
-            runs=col("array"),
-            baseline_runs=col("base_array"),
-            note="wire.loads (orjson) + parse_event",
-            baseline_label="orjson.loads + minimal event",
-        ),
-        Figure(
-            "parse",
-            "cq",
-            "frames/s",
-            median(col("cq")),
-            median(col("base_cq")),
-            runs=col("cq"),
-            baseline_runs=col("base_cq"),
-            note="wire.loads (orjson) + parse_event (CQ string)",
-            baseline_label="orjson.loads + minimal event",
-        ),
-        Figure(
-            "parse",
-            "array_parse_only",
-            "frames/s",
-            median(col("array_parse_only")),
-            median(col("base_parse_only")),
-            runs=col("array_parse_only"),
-            baseline_runs=col("base_parse_only"),
-            note="parse_event on decoded dicts",
-            baseline_label="minimal event from the dict",
-        ),
-    ]
-    figures.append(
-        Figure(
-            "parse",
-            "array_stdlib",
-            "frames/s",
-            median(col("array_stdlib")),
-            median(col("base_stdlib")),
-            runs=col("array_stdlib"),
-            baseline_runs=col("base_stdlib"),
-            note="json.loads + parse_event",
-            baseline_label="json.loads + minimal event",
+            median(runs),
+            median(baseline_runs),
+            runs=runs,
+            baseline_runs=baseline_runs,
+            note=note,
+            baseline_label=baseline_label,
         )
-    )
-    return figures
+
+    fast, stdlib = "orjson.loads + minimal event", "json.loads + minimal event"
+    return [
+        figure("array", "base_array", "wire.loads (orjson) + parse_event", fast),
+        figure("cq", "base_cq", "wire.loads (orjson) + parse_event (CQ string)", fast),
+        figure(
+            "array_parse_only",
+            "base_parse_only",
+            "parse_event on decoded dicts",
+            "minimal event from the dict",
+        ),
+        figure("array_stdlib", "base_stdlib", "json.loads + parse_event", stdlib),
+    ]
