@@ -96,8 +96,8 @@ class SessionController:
         self._first: MessageEvent | None = None
         # None: idle (no task). _SCHEDULED: a runner will start the call. A task: running.
         self._pump: asyncio.Task[None] | object | None = None
-        # The registry's timer heap entry [deadline, push number, self] and the deadline it was pushed
-        # with; keep() moving the deadline later leaves both alone until the entry comes due.
+        # The registry's timer heap entry [deadline, push number, self], and the deadline it was
+        # pushed with; keep() moving the deadline later leaves both alone until the entry is due.
         self._entry: list[Any] | None = None
         self._timer_when = 0.0
         self._route_id: str | None = None  # the raw id the registry counts for this session

@@ -6,7 +6,7 @@ The registry is the only shared state of the session layer and sits behind a sma
 Routing cost does not grow with the number of open sessions: the registry counts how many open
 sessions use each distinct filter, computes one key per distinct filter for an event, and looks
 each up in a dict. Before that, a message whose sender and group hold no session under the
-built-in id filters is turned away by two set lookups, without building any key: that is most
+built-in id filters is turned away by two dict lookups, without building any key: that is most
 ordinary chat in a busy bot.
 
 Deadlines live in one heap per registry with one loop timer at the earliest, instead of a loop

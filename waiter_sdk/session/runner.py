@@ -83,7 +83,8 @@ class Runner:
                 try:
                     while event is not None:
                         # The waiter coroutine itself is stepped here: no wrapper coroutine
-                        # per message, and no task unless it waits.
+                        # per message, and no task unless it waits. The first two lines are
+                        # SessionController._begin, inlined on this once-per-message path.
                         try:
                             if session._history is not None:
                                 session._history.append(tuple(event.message))
