@@ -1,4 +1,4 @@
-"""Sessions: multi-turn conversations routed by filters, with one timer and no idle task each."""
+"""Sessions: multi-turn conversations routed by filters, sharing one timer, with no idle task."""
 
 from .controller import EndReason, SessionController
 from .filters import (
