@@ -3,7 +3,15 @@
 Usage: ``async with Simulator(plugins=[MyPlugin]) as sim: out = await sim.send(alice, "/hi")``.
 """
 
-from .clock import NotIdleError, VirtualClock
+from .clock import ORIGIN, NotIdleError, VirtualClock
 from .simulator import Outgoing, Simulator, SimulatorAdapter, SimUser
 
-__all__ = ["NotIdleError", "Outgoing", "SimUser", "Simulator", "SimulatorAdapter", "VirtualClock"]
+__all__ = [
+    "ORIGIN",
+    "NotIdleError",
+    "Outgoing",
+    "SimUser",
+    "Simulator",
+    "SimulatorAdapter",
+    "VirtualClock",
+]

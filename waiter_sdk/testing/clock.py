@@ -2,21 +2,34 @@
 
 Usage::
 
-    clock = VirtualClock.install()          # on the running loop
+    clock = VirtualClock.install()          # on the running loop; clock.time() == 0.0
     await clock.advance(3600)               # fires every timer due within the hour, in order
     clock.uninstall()
 
 The SDK reads time only from ``loop.time()``, so replacing that one method on the running loop
 instance is all it takes; no sleeping, no patched ``time`` module. Between timers, the clock
 lets every ready task run until the loop is idle, so callbacks see time move the way it would.
+
+Virtual time starts at ``ORIGIN`` (0.0), not at the real clock's value: sums of whole and
+half seconds are then exact, so a test computes the same deadline on every machine (from the
+machine's uptime, ``5 + 30`` could come out as ``34.99999999999997``). Timers that were already
+scheduled when the clock is installed keep their distance from "now", in both directions.
+
+One loop has one virtual clock: a second ``install()`` on the same loop (a second Simulator
+in one test) returns the clock already there, and the real clock comes back when the last
+user has called ``uninstall()``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import weakref
+from typing import Any, ClassVar
 
-__all__ = ["NotIdleError", "VirtualClock"]
+__all__ = ["ORIGIN", "NotIdleError", "VirtualClock"]
+
+ORIGIN = 0.0
+"""Where virtual time starts: exactly representable, the same on every machine."""
 
 
 class NotIdleError(RuntimeError):
@@ -26,6 +39,10 @@ class NotIdleError(RuntimeError):
 class VirtualClock:
     """A frozen clock for one running loop."""
 
+    _installed: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, VirtualClock]] = (
+        weakref.WeakKeyDictionary()
+    )
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if not isinstance(loop, asyncio.BaseEventLoop):
             raise TypeError(
@@ -33,23 +50,53 @@ class VirtualClock:
                 "(uvloop's clock cannot be replaced)"
             )
         self._loop: Any = loop
-        self._now = loop.time()
-        self._installed = False
+        self._now = ORIGIN
+        self._users = 0
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop | None = None) -> VirtualClock:
-        clock = cls(loop or asyncio.get_running_loop())
-        clock._loop.time = clock.time
-        clock._installed = True
+        """The virtual clock of ``loop`` (default: the running loop), installed if need be.
+
+        Each call must be matched by one ``uninstall()``.
+        """
+        loop = loop or asyncio.get_running_loop()
+        clock = cls._installed.get(loop)
+        if clock is None:
+            clock = cls(loop)
+            # Timers already on the loop were set on the real clock: move them onto the
+            # virtual one at the same distance from now, so their order and delays hold.
+            clock._shift(ORIGIN - type(loop).time(loop))
+            clock._loop.time = clock.time
+            cls._installed[loop] = clock
+        clock._users += 1
         return clock
 
     def uninstall(self) -> None:
-        if self._installed:
-            del self._loop.time
-            self._installed = False
+        """Give the loop its real clock back once every ``install()`` has been undone."""
+        if self._users == 0:
+            return
+        self._users -= 1
+        if self._users:
+            return
+        loop = self._loop
+        del loop.time
+        if VirtualClock._installed.get(loop) is self:
+            del VirtualClock._installed[loop]
+        # Timers set in virtual time (say, a session's deadline in a test that ends early)
+        # stay the same distance ahead on the real clock.
+        self._shift(type(loop).time(loop) - self._now)
+
+    @property
+    def installed(self) -> bool:
+        return self._users > 0
 
     def time(self) -> float:
         return self._now
+
+    def _shift(self, delta: float) -> None:
+        # A uniform shift keeps the loop's heap ordered, so no re-heapify is needed.
+        for handle in self._loop._scheduled:
+            handle._when += delta
 
     def _next_timer(self) -> float | None:
         scheduled = self._loop._scheduled
