@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 Listener = Callable[..., None]
-ListenerKind = Literal["incoming", "sent", "session_opened", "session_ended"]
+ListenerKind = Literal["incoming", "sent", "session_opened", "session_ended", "error"]
 _captured: ContextVar[list[str] | None] = ContextVar("waiter_sdk_captured", default=None)
 _PROMPT_FILTER = SenderSessionFilter()
 
@@ -81,13 +81,18 @@ class App:
         self.state: Literal["new", "running", "stopping", "stopped"] = "new"
         self._specs: list[PluginSpec] = list(plugins)
         self._exit_words = frozenset(self.settings.session.exit_words)
-        self._gates = Gates(self._route, self.settings.session.order_window)
+        self._gates = Gates(self._resume, self.settings.session.order_window)
         self._listeners: dict[str, list[Listener]] = {
             "incoming": [],
             "sent": [],
             "session_opened": [],
             "session_ended": [],
+            "error": [],
         }
+        # Failures that are logged and survived (a handler that raised, a filter that raised):
+        # the "error" listeners hear of each, so that a test kit can fail the test.
+        self.bus.on_error = self._report
+        self.session_registry.on_error = self._report
         if self.settings.log_level in ("TRACE", "DEBUG"):
             # Asked for, so only then: a loguru call that filters the line out still costs a
             # microsecond (it looks up its caller's module), and 10,000 sessions can end at once.
@@ -157,8 +162,9 @@ class App:
         for plugin in list(self.plugins.values()):
             try:
                 await plugin.on_unload()
-            except Exception:
+            except Exception as exc:
                 logger.exception("plugin {} on_unload raised", plugin.plugin_name())
+                self._report(exc)
         self.state = "stopped"
         if self._closed is not None:
             self._closed.set()
@@ -271,7 +277,7 @@ class App:
     # --- events in ---------------------------------------------------------------------
 
     def dispatch(self, event: Event) -> None:
-        """Route one event now: exit words, then sessions, then plugin handlers.
+        """Route one event now: exit words, then sessions, then the sender gate and handlers.
 
         Synchronous and non-blocking, so adapters call it from their reader in arrival order.
         """
@@ -284,6 +290,15 @@ class App:
         if not isinstance(event, MessageEvent):
             self.bus.publish(event)
             return
+        self._route(event)
+
+    def _route(self, event: MessageEvent) -> None:
+        # Exit words, then the sessions, then the sender's gate, then the handlers. Sessions
+        # come before the gate on purpose: a message that an open session takes never waits
+        # behind its sender's running handler (a player's answer to a group game while their
+        # /weather is still being fetched). What the gate holds is what no session took yet:
+        # "/login" then "alice" at once, where the session that should take "alice" is about
+        # to open. A held message comes back here when the gate opens.
         if self._exit_words and event.message_str.strip() in self._exit_words:
             session = self.session_registry.route(event)
             if session is not None:
@@ -292,17 +307,25 @@ class App:
                 if notice:
                     self.tasks.spawn(self._notify(event, notice))
                 return
-        self._route(event)
-
-    def _route(self, event: MessageEvent) -> None:
-        gates = self._gates
-        if gates.closed and gates.hold(event):
-            return
         session = self.session_registry.route(event)
         if session is not None:
             session._deliver(event)
             return
+        gates = self._gates
+        if gates.closed and gates.hold(event):
+            return
         self._publish(event)
+
+    def _resume(self, event: MessageEvent, handed_back: bool) -> None:
+        # A gate opened: a message from the platform takes the whole route again; one that a
+        # session handed back goes to the handlers only (rule 8), behind any new gate.
+        if self.state != "running":
+            return
+        if handed_back:
+            if not self._gates.hold(event, handed_back=True):
+                self._publish(event)
+        else:
+            self._route(event)
 
     def _publish(self, event: MessageEvent) -> None:
         selected = self.bus.select(event)
@@ -317,24 +340,31 @@ class App:
         self.bus.spawn(event, selected, context, functools.partial(self._gates.open, gate))
 
     def _release(self, events: list[MessageEvent]) -> None:
-        # Rule 8: what queued behind a session that ended goes to the plugins, in order.
+        # Rule 8: what queued behind a session that ended goes to the plugins, in order, and
+        # never to a session: not even when its sender's gate makes it wait first.
         for event in events:
             if self.state != "running":
                 return
-            if not self._gates.hold(event):
+            if not self._gates.hold(event, handed_back=True):
                 self._publish(event)
 
     async def _notify(self, event: MessageEvent, text: str) -> None:
         try:
             await event.send(text)
-        except Exception:
+        except Exception as exc:
             logger.exception("could not send the exit notice")
+            self._report(exc)
 
     # --- listeners (sandbox inspector, logs, tests) ------------------------------------
 
     def listen(self, kind: ListenerKind, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` on ``kind`` ("incoming", "sent", "session_opened",
-        "session_ended"); returns a function that removes it."""
+        """Call ``listener`` on ``kind``; returns a function that removes it.
+
+        Kinds: ``"incoming"`` (event), ``"sent"`` (target, chain, message id),
+        ``"session_opened"`` / ``"session_ended"`` (controller), ``"error"`` (the exception
+        of a handler, filter, cleanup or listener that raised; it was logged and the app went
+        on).
+        """
         bucket = self._listeners[kind]
         bucket.append(listener)
         return lambda: bucket.remove(listener) if listener in bucket else None
@@ -344,10 +374,21 @@ class App:
         for listener in self._listeners[kind]:
             try:
                 listener(*args)
-            except Exception:
+            except Exception as exc:
                 logger.exception("{} listener {!r} raised", kind, listener)
+                if kind != "error":
+                    self._report(exc)
+
+    def _report(self, exc: BaseException) -> None:
+        if self._listeners["error"]:
+            self._notify_listeners("error", exc)
 
     def _session_opened(self, session: SessionController) -> None:
+        scope = current_scope.get()
+        if scope is not None:
+            # A handler that waits on a session it opened must not hold back the handlers
+            # after it (API section 3): the rest of its chain goes on now.
+            self.bus.hand_off(scope)
         gate = current_gate.get()
         if gate is not None:
             # The handler has opened its session: the sender's next messages can go to it now.

@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import inspect
 import shlex
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,27 @@ class Handler:
         return f"{self.plugin}.{self.name}"
 
 
+class _Chain:
+    """The handlers selected for one event, run in order (possibly over two or more tasks)."""
+
+    __slots__ = ("event", "inline", "on_finish", "selected", "seq")
+
+    def __init__(
+        self,
+        event: Event,
+        selected: list[_Selected],
+        on_finish: Callable[[], None] | None,
+        seq: int,
+        *,
+        inline: bool = False,
+    ) -> None:
+        self.event = event
+        self.selected = selected
+        self.on_finish = on_finish
+        self.seq = seq  # publication order; 0 for a chain run inline (execute)
+        self.inline = inline
+
+
 @dataclass(slots=True)
 class _Selected:
     handler: Handler
@@ -76,6 +97,12 @@ class EventBus:
         self._order = 0
         self._known_prefixes: tuple[str, ...] = ()
         self.tasks = TaskSet()
+        self.on_error: Callable[[BaseException], None] | None = None
+        self._published = 0
+        # Chains handed off by a handler that opened a session, whose task has not started yet;
+        # chains of later messages wait for them (see hand_off).
+        self._pending: list[_Chain] = []
+        self._moved: asyncio.Future[None] | None = None
 
     # --- registration ------------------------------------------------------------------
 
@@ -203,31 +230,81 @@ class EventBus:
         ``on_finish`` runs at the end of the task itself, not as a done callback: no loop
         callback per handled message, and it happens before the opener's task is even done.
         """
+        self._published += 1
+        chain = _Chain(event, selected, on_finish, self._published)
         return self.tasks.spawn(
-            self._run(event, selected, on_finish),
+            self._run(chain, 0),
             context=context if context is not None else contextvars.Context(),
         )
 
     async def run_now(self, event: Event) -> None:
-        """Run the matching handlers in the current task (used by ``event.execute``)."""
+        """Run the matching handlers in the current task (used by ``event.execute``).
+
+        The chain stays in this task even when a handler opens a session: the caller waits
+        for all of it.
+        """
         selected = self.select(event)
         if selected:
-            await self._run(event, selected)
+            await self._run(_Chain(event, selected, None, 0, inline=True), 0)
 
-    async def _run(
-        self, event: Event, selected: list[_Selected], on_finish: Callable[[], None] | None = None
-    ) -> None:
+    def hand_off(self, scope: HandlerScope) -> None:
+        """The handler of ``scope`` opened a session: the rest of its chain goes on now.
+
+        Called synchronously while the handler opens it. The handlers after it run in a new
+        task (the handler keeps its own, so ``asyncio.timeout`` and the like it entered stay
+        bound to it), which later messages' chains let go first, so every handler still sees
+        messages in arrival order.
+        """
+        chain = scope.chain
+        if chain is None or chain.inline or scope.handed_off:
+            return
+        rest = scope.index + 1
+        if rest >= len(chain.selected) or chain.event._stopped:
+            return  # nothing to hand on; on_finish runs when this handler returns
+        scope.handed_off = True
+        self._pending.append(chain)
+        task = self.tasks.spawn(self._run(chain, rest), context=contextvars.copy_context())
+        task.add_done_callback(lambda _: self._started(chain))
+
+    def _started(self, chain: _Chain) -> None:
+        # A handed-off chain is running (or will never run): chains behind it may go on.
+        if chain in self._pending:
+            self._pending.remove(chain)
+            moved = self._moved
+            if moved is not None:
+                self._moved = None
+                if not moved.done():
+                    moved.set_result(None)
+
+    async def _wait_for_earlier(self, chain: _Chain) -> None:
+        # Wait until no chain of an earlier message is handed off and not yet running.
+        while any(p.seq < chain.seq for p in self._pending):
+            moved = self._moved
+            if moved is None:
+                moved = self._moved = asyncio.get_running_loop().create_future()
+            await moved
+
+    async def _run(self, chain: _Chain, start: int) -> None:
         # One coroutine for the whole chain (no helper frame): every resume of a waiting
         # handler and every exception climbs each frame between the task and the handler.
+        event, selected = chain.event, chain.selected
+        finished = True
         try:
-            for item in selected:
+            if start:
+                self._started(chain)
+            for index in range(start, len(selected)):
                 if event._stopped:
                     break
+                if self._pending and chain.seq:
+                    await self._wait_for_earlier(chain)
+                    if event._stopped:
+                        break
+                item = selected[index]
                 handler = item.handler
                 if isinstance(event, MessageEvent):
                     event.args = item.args if item.args is not None else []
                     event.match = item.match
-                scope = HandlerScope(handler.plugin, handler.name, event)
+                scope = HandlerScope(handler.plugin, handler.name, event, chain, index)
                 token = current_scope.set(scope)
                 try:
                     if handler.is_gen:
@@ -236,29 +313,61 @@ class EventBus:
                         await handler.func(event)
                 except asyncio.CancelledError:
                     raise
+                except HandlerFinished as finished_early:
+                    logger.debug("{}: {}", handler.label, finished_early)
+                    if finished_early.farewell is not None:
+                        await self._farewell(handler, finished_early.farewell)
                 except SessionTimeoutError as exc:
                     logger.warning(
                         "{}: a session timed out and the handler did not catch it ({})",
                         handler.label,
                         exc,
                     )
-                except (SessionClosedError, HandlerFinished) as exc:
+                except SessionClosedError as exc:
                     logger.debug("{}: {}", handler.label, exc or type(exc).__name__)
-                except Exception:
-                    logger.exception("handler {} of plugin {} raised", handler.name, handler.plugin)
+                except Exception as exc:
+                    self.report(exc, handler)
                 finally:
                     for cleanup in scope.cleanups:
                         try:
                             cleanup()
-                        except Exception:
-                            logger.exception("cleanup after {} raised", handler.label)
+                        except Exception as exc:
+                            self.report(exc, handler, "cleanup after")
                     current_scope.reset(token)
+                if scope.handed_off:
+                    # This handler opened a session: the rest of the chain runs in a task of
+                    # its own, which also runs on_finish.
+                    finished = False
+                    return
         finally:
-            if on_finish is not None:
+            if finished and chain.on_finish is not None:
                 try:
-                    on_finish()
-                except Exception:
+                    chain.on_finish()
+                except Exception as exc:
                     logger.exception("after the handlers of {!r}", event)
+                    if self.on_error is not None:
+                        self.on_error(exc)
+
+    async def _farewell(self, handler: Handler, farewell: Callable[[], Awaitable[object]]) -> None:
+        # finish() raised to unwind its handler; what it had to say is sent from here.
+        try:
+            await farewell()
+        except SessionClosedError as exc:
+            logger.debug("{}: {}", handler.label, exc)
+        except Exception as exc:
+            self.report(exc, handler, "the finish message of")
+
+    def report(self, exc: BaseException, handler: Handler | None, doing: str = "") -> None:
+        """Log a handler's failure with its plugin and name, and tell ``on_error``."""
+        if handler is not None:
+            if doing:
+                logger.opt(exception=exc).error("{} {} raised", doing, handler.label)
+            else:
+                logger.opt(exception=exc).error(
+                    "handler {} of plugin {} raised", handler.name, handler.plugin
+                )
+        if self.on_error is not None:
+            self.on_error(exc)
 
     async def _run_generator(self, handler: Handler, event: Event) -> None:
         agen: AsyncIterator[Any] = handler.func(event)

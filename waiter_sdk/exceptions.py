@@ -4,7 +4,6 @@
 WaiterError
 ├── ConfigError(ValueError)            a setting is missing, unknown or invalid
 ├── PluginError                        a plugin cannot be loaded or declares a bad handler
-├── HandlerFinished                    raised on purpose to end a handler quietly (finish())
 ├── EventError(ValueError)             an event or message cannot be built from what a platform sent
 ├── SessionError
 │   ├── SessionTimeoutError(TimeoutError)  the session's deadline passed
@@ -19,9 +18,22 @@ WaiterError
 
 Each subclasses the closest built-in too, so ``except TimeoutError:`` and ``except ConnectionError:``
 keep working for code that knows nothing about this SDK.
+
+Control flow is not an error and stands outside the tree, beside ``asyncio.CancelledError``:
+
+```
+BaseException
+└── HandlerFinished                    ends the running handler quietly (botoy's finish())
+```
+
+It derives from ``BaseException`` so that ``except WaiterError:`` or ``except Exception:`` in a
+plugin cannot stop a ``finish()`` half-way (a handler that catches everything and goes on
+talking after it said goodbye). Only the bus catches it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 __all__ = [
     "ActionFailedError",
@@ -53,8 +65,19 @@ class PluginError(WaiterError):
     """A plugin failed to load: import error, duplicate name or command, bad handler."""
 
 
-class HandlerFinished(WaiterError):
-    """Ends the running handler quietly; the bus neither logs nor re-raises it."""
+class HandlerFinished(BaseException):
+    """Ends the running handler quietly; the bus neither logs nor re-raises it.
+
+    ``farewell``, when set, is what the handler still had to say (botoy's finish info): the
+    bus awaits it once the handler has unwound, so ``ss.finish("Bye")`` works without
+    ``await``.
+    """
+
+    def __init__(
+        self, message: str = "", farewell: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.farewell = farewell
 
 
 class EventError(WaiterError, ValueError):

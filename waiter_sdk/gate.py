@@ -3,9 +3,14 @@
 Without this, ``/login`` followed at once by ``alice`` races: the second message is routed
 before the ``/login`` handler has sent its prompt and opened its session, so it reaches the
 plugins instead of the session. While the handlers of a sender's message run in a
-conversation, that sender's next messages there wait at the gate; it opens when those handlers
-finish, open a session, or after ``session.order_window`` seconds, and the held messages are
-routed then, in order. Other senders and conversations never wait.
+conversation, that sender's next messages there that no open session takes wait at the gate;
+it opens when those handlers finish, open a session, or after ``session.order_window``
+seconds, and the held messages go on then, in order. Other senders and conversations never
+wait.
+
+A held message remembers how far it had come: one that arrived from the platform goes through
+the whole of dispatch again (exit words, sessions, handlers), one that a session handed back
+when it ended goes to the handlers only (API rule 8), even if it had to wait twice.
 
 Every gate has the same window, so their deadlines come in the order the gates closed: one
 queue and one loop timer serve them all, where a loop timer per gate cost a Python-compared
@@ -32,7 +37,8 @@ class Gate:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.held: list[MessageEvent] = []
+        # (event, handed back): True for a message that must skip session routing.
+        self.held: list[tuple[MessageEvent, bool]] = []
 
 
 current_gate: ContextVar[Gate | None] = ContextVar("waiter_sdk_current_gate", default=None)
@@ -47,14 +53,17 @@ def gate_key(event: MessageEvent) -> str:
     return _SENDER.filter(event)
 
 
+Resume = Callable[[MessageEvent, bool], None]
+
+
 class Gates:
-    """The closed gates of one app; ``route`` is called again for each released message."""
+    """The closed gates of one app; ``resume(event, handed_back)`` takes each held message on."""
 
-    __slots__ = ("_due", "_loop", "_route", "_timer", "closed", "window")
+    __slots__ = ("_due", "_loop", "_resume", "_timer", "closed", "window")
 
-    def __init__(self, route: Callable[[MessageEvent], None], window: float) -> None:
+    def __init__(self, resume: Resume, window: float) -> None:
         self.closed: dict[str, Gate] = {}  # by gate key; empty (false) when none is closed
-        self._route = route
+        self._resume = resume
         self.window = window
         # (when, gate) in closing order; an entry whose gate opened early is skipped when due.
         self._due: deque[tuple[float, Gate]] = deque()
@@ -64,14 +73,14 @@ class Gates:
     def __len__(self) -> int:
         return len(self.closed)
 
-    def hold(self, event: MessageEvent) -> bool:
+    def hold(self, event: MessageEvent, handed_back: bool = False) -> bool:
         """Hold ``event`` if its sender has a gate closed in its conversation."""
         if not self.closed:
             return False
         gate = self.closed.get(gate_key(event))
         if gate is None:
             return False
-        gate.held.append(event)
+        gate.held.append((event, handed_back))
         return True
 
     def close(self, event: MessageEvent) -> Gate | None:
@@ -98,8 +107,8 @@ class Gates:
         if not closed:
             self._stop_timer()  # every queued entry is for a gate already open
         held, gate.held = gate.held, []
-        for event in held:
-            self._route(event)
+        for event, handed_back in held:
+            self._resume(event, handed_back)
 
     def _expire(self) -> None:
         self._timer = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -21,9 +21,16 @@ __all__ = ["HandlerScope", "current_scope", "current_session"]
 class HandlerScope:
     """One run of one plugin's handler for one event, and the ids of the messages it sent."""
 
-    __slots__ = ("cleanups", "event", "handler", "plugin", "sent")
+    __slots__ = ("chain", "cleanups", "event", "handed_off", "handler", "index", "plugin", "sent")
 
-    def __init__(self, plugin: str = "", handler: str = "", event: Event | None = None) -> None:
+    def __init__(
+        self,
+        plugin: str = "",
+        handler: str = "",
+        event: Event | None = None,
+        chain: Any = None,
+        index: int = 0,
+    ) -> None:
         self.plugin = plugin
         self.handler = handler
         # The event being handled, so helpers such as start_session() need no event argument.
@@ -31,6 +38,11 @@ class HandlerScope:
         self.sent: list[str] = []
         # Run by the bus when the handler returns or raises: ends what it opened and left open.
         self.cleanups: list[Callable[[], None]] = []
+        # Where this handler stands in its event's chain of handlers (the bus's own record),
+        # and whether the rest of that chain went on without it (it opened a session).
+        self.chain = chain
+        self.index = index
+        self.handed_off = False
 
 
 current_session: ContextVar[SessionController | None] = ContextVar(

@@ -68,6 +68,7 @@ class SessionRegistry:
         "default_max_queue",
         "ended_counts",
         "on_end",
+        "on_error",
         "on_open",
         "runner",
         "tasks",
@@ -79,6 +80,7 @@ class SessionRegistry:
         self.runner = Runner(self.tasks)
         self.on_open: Callable[[SessionController], None] | None = None
         self.on_end: Callable[[SessionController], None] | None = None
+        self.on_error: Callable[[BaseException], None] | None = None
         self._by_key: dict[str, SessionController] = {}
         self._open: dict[str, SessionController] = {}  # primary keys only, opening order
         self._filters: dict[SessionFilter, int] = {}
@@ -158,8 +160,10 @@ class SessionRegistry:
         for flt in self._filters:
             try:
                 key = flt.filter(event)
-            except Exception:
+            except Exception as exc:
                 logger.exception("session filter {!r} raised; skipped for this event", flt)
+                if self.on_error is not None:
+                    self.on_error(exc)
                 continue
             if not key:
                 continue

@@ -14,6 +14,7 @@ costs one task per burst instead of one per message.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import types
 from collections import deque
 from collections.abc import Coroutine, Generator
@@ -66,7 +67,11 @@ class Runner:
             self._start()
 
     def _start(self) -> None:
-        self._task = self._tasks.spawn(self._run(), name="waiter-sdk-runner")
+        # A fresh context: the runner may be started from inside a handler (its gate opening
+        # released a message), and a waiter call must not inherit that handler's scope.
+        self._task = self._tasks.spawn(
+            self._run(), context=contextvars.Context(), name="waiter-sdk-runner"
+        )
 
     async def _run(self) -> None:
         me = asyncio.current_task()
@@ -110,9 +115,9 @@ class Runner:
                 if event is None:
                     continue
                 # It waits: this task is now that call's. Hand the queue to a new runner.
-                self._task = (
-                    self._tasks.spawn(self._run(), name="waiter-sdk-runner") if ready else None
-                )
+                self._task = None
+                if ready:
+                    self._start()
                 current_session.set(session)
                 await session._drive(_resume(coro, pending))
                 return
