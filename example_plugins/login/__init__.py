@@ -113,14 +113,14 @@ class Login(Plugin):
                 if _verify(self.accounts, username, password):
                     self.logged_in[event.sender_id] = username
                     transcript.append("result: logged in")
-                    await ss.finish(f"✓ Welcome, {username}! You are logged in.")
+                    ss.finish(f"✓ Welcome, {username}! You are logged in.")
                 left = self.max_attempts - attempt
                 question = f"✗ Wrong username or password. {left} left. Password?"
             transcript.append("result: failed")
-            await ss.finish("✗ Wrong username or password, too many times. Login failed.")
+            ss.finish("✗ Wrong username or password, too many times. Login failed.")
         except _Cancelled:
             transcript.append("result: cancelled")
-            await ss.finish("Login cancelled.")
+            ss.finish("Login cancelled.")
 
     @command("login-history")
     async def history(self, event: MessageEvent) -> None:

@@ -15,8 +15,9 @@ It is written the botoy way, with ``start_session``: the handler reads the next 
   members of the group are not repeated. Started in a private chat, it takes that chat only.
 * **Idle timeout with finish info.** ``set_default_timeout`` gives every ``must_text()`` 20 s;
   when one runs out, the session ends and the text of ``set_finish_info`` is sent.
-* **Ending.** ``finish("🦜 Bye!")`` ends the session, sends its text and returns from the handler.
-  The message after that goes to the plugins as usual (botoy itself loses it).
+* **Ending.** ``ss.finish("🦜 Bye!")``, without ``await`` as in botoy, ends the session and the
+  handler (it raises to unwind, and the SDK then sends its text). The message after that goes to
+  the plugins as usual (botoy itself loses it).
 * The bot's own messages never reach the session, so a parrot cannot repeat itself in a loop.
 """
 
@@ -50,6 +51,6 @@ class Parrot(Plugin):
             # must_text ends the session (and this handler) with the finish info on timeout.
             text, message = await ss.must_text()
             if text.strip() in self.stop_words:
-                await ss.finish("🦜 Bye!")
+                ss.finish("🦜 Bye!")  # as in botoy: no await; it ends this handler
             # The whole message, not only its text: images and faces are repeated too.
             await message.send(message.message)

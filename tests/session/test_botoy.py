@@ -15,7 +15,10 @@ import pytest
 
 from waiter_sdk import (
     HandlerFinished,
+    Image,
+    MessageChain,
     MessageEvent,
+    Plain,
     Plugin,
     SessionBusyError,
     SessionClosedError,
@@ -470,11 +473,12 @@ async def test_botoy_skip_responder_false_queues_early_answer() -> None:
         assert texts(out) == ["got 'early 1'", "then 'early 2'"]
 
 
-async def test_skip_responder_true_drops_early_messages_without_passing_them_on() -> None:
+async def test_skip_responder_true_passes_early_messages_on_to_the_plugins() -> None:
     async with Simulator(plugins=[Slow]) as sim:
         alice = sim.user("alice")
         await sim.send(alice, "/slow", group="g1")
-        assert await sim.send(alice, "early", group="g1") == []  # consumed, not "plugin saw"
+        # Not an answer (nobody asked yet), and not swallowed either: the plugins get it.
+        assert texts(await sim.send(alice, "early", group="g1")) == ["plugin saw early"]
         assert await sim.advance(5) == []
         out = await sim.send(alice, "in time", group="g1")
         assert texts(out) == ["got 'in time'"]
@@ -728,3 +732,169 @@ async def test_parrot_falls_asleep_after_20_seconds_of_silence() -> None:
         assert out[0].at - started == pytest.approx(35.0)
         assert len(sim.app.sessions) == 0
         assert texts(await sim.send(alice, "hello?", group="g1")) == ["plugin saw hello?"]
+
+
+# --- the rest of botoy's getters: image, g, f, ctx, confirm, select ----------------------------
+
+
+class Getters(Plugin):
+    """``/get <getter> [args]``: one call to that getter, reported as text."""
+
+    name = "getters"
+
+    def __init__(self) -> None:
+        self.results: list[Any] = []
+
+    @command("get")
+    async def get(self, event: MessageEvent) -> None:
+        ss = start_session(event, multi_user=event.args[1:2] == ["all"], group=True)
+        ss.set_finish_info("finished")
+        which = event.args[0]
+        if which == "image":
+            images, reply = await ss.image("Picture?", timeout=10)
+            self.results.append(
+                (None if images is None else [i.file for i in images], reply is not None)
+            )
+        elif which == "must_image":
+            images, _ = await ss.must_image(timeout=10)
+            self.results.append([i.file for i in images])
+        elif which in ("g", "f", "ctx"):
+            msg, reply = await getattr(ss, which)(timeout=10)
+            self.results.append(None if msg is None else (msg.message_str, msg is reply))
+        elif which in ("must_g", "must_f", "must_ctx"):
+            msg, _ = await getattr(ss, which)(timeout=10)
+            self.results.append(msg.message_str)
+        elif which == "confirm":
+            self.results.append(await ss.confirm("Sure?", default=True, timeout=10))
+        elif which == "select":
+            self.results.append(
+                await ss.select(["tea", "coffee", "milk"], "Drink?", retry_times=2, timeout=10)
+            )
+
+    @on_message(priority=-10)
+    async def fallback(self, event: MessageEvent) -> None:
+        if not event.message_str.startswith("/"):
+            await event.send(f"plugin saw {event.message_str}")
+
+
+async def test_image_returns_the_images_of_the_next_message_or_none() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        assert texts(await sim.send(alice, "/get image", group="g")) == ["Picture?"]
+        await sim.send(alice, MessageChain([Plain("look"), Image("cat.png")]), group="g")
+        await sim.send(alice, "/get image", group="g")
+        await sim.send(alice, "no picture", group="g")  # taken, as in botoy, with no image
+        await sim.send(alice, "/get image", group="g")
+        await sim.advance(10)
+        assert plugin.results == [(["cat.png"], True), (None, True), (None, False)]
+
+
+async def test_must_image_finishes_when_the_next_message_has_no_image() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        await sim.send(alice, "/get must_image", group="g")
+        assert texts(await sim.send(alice, "words only", group="g")) == ["finished"]
+        await sim.send(alice, "/get must_image", group="g")
+        await sim.send(alice, MessageChain([Image("a.png"), Image("b.png")]), group="g")
+        assert plugin.results == [["a.png", "b.png"]]
+        assert len(sim.app.sessions) == 0
+
+
+async def test_g_waits_for_a_group_message_and_passes_private_ones_on() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        await sim.send(alice, "/get g", group="g")
+        assert texts(await sim.send(alice, "psst")) == ["plugin saw psst"]  # private: not it
+        await sim.send(alice, "out loud", group="g")
+        assert plugin.results == [("out loud", True)]
+
+
+async def test_f_waits_for_a_private_message_and_passes_group_ones_on() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        await sim.send(alice, "/get f", group="g")
+        assert texts(await sim.send(alice, "out loud", group="g")) == ["plugin saw out loud"]
+        await sim.send(alice, "psst")
+        await sim.send(alice, "/get ctx", group="g")
+        await sim.send(alice, "anything", group="g")
+        assert plugin.results == [("psst", True), ("anything", True)]
+
+
+async def test_must_getters_finish_on_timeout_and_return_on_a_message() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        for which in ("must_g", "must_f", "must_ctx"):
+            await sim.send(alice, f"/get {which}", group="g")
+            assert texts(await sim.advance(10)) == ["finished"]
+        await sim.send(alice, "/get must_f", group="g")
+        await sim.send(alice, "here")
+        assert plugin.results == ["here"]
+
+
+async def test_g_and_f_refuse_scopes_that_never_see_such_a_message() -> None:
+    errors: list[str] = []
+
+    class Wrong(Plugin):
+        name = "wrong"
+
+        @command("wrong")
+        async def wrong(self, event: MessageEvent) -> None:
+            private = start_session(event)  # started privately: a private scope
+            try:
+                await private.g()
+            except RuntimeError as exc:
+                errors.append(str(exc))
+            private.finish("")
+
+        @command("wrong_group")
+        async def wrong_group(self, event: MessageEvent) -> None:
+            whole = start_session(event, group=True, multi_user=True)
+            try:
+                await whole.f()
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+    async with Simulator(plugins=[Wrong]) as sim:
+        await sim.send(sim.user("alice"), "/wrong")
+        await sim.send(sim.user("alice"), "/wrong_group", group="g")
+    assert ["no group message" in errors[0], "no private message" in errors[1]] == [True, True]
+
+
+async def test_confirm_asks_until_y_or_n_and_falls_back_to_the_default() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        (ask,) = await sim.send(alice, "/get confirm", group="g")
+        assert ask.text == "Sure?\n\n[Y/n] 10 s to answer, then yes"
+        (again,) = await sim.send(alice, "maybe", group="g")
+        assert again.text.startswith("Please answer y or n.")
+        await sim.send(alice, " N ", group="g")
+        await sim.send(alice, "/get confirm", group="g")
+        await sim.send(alice, "yes", group="g")
+        await sim.send(alice, "/get confirm", group="g")
+        await sim.advance(10)
+        assert plugin.results == [False, True, True]
+
+
+async def test_select_takes_a_number_with_retries_and_returns_item_and_index() -> None:
+    plugin = Getters()
+    async with Simulator(plugins=[plugin]) as sim:
+        alice = sim.user("alice")
+        (menu,) = await sim.send(alice, "/get select", group="g")
+        assert menu.text.endswith("1. tea\n2. coffee\n3. milk")
+        assert menu.text.startswith("Drink?\n")
+        (retry,) = await sim.send(alice, "0", group="g")  # no choice 0 (botoy took the last)
+        assert "1 more tries" in retry.text
+        await sim.send(alice, "2", group="g")
+        await sim.send(alice, "/get select", group="g")
+        await sim.send(alice, "tea", group="g")
+        (gave_up,) = await sim.send(alice, "9", group="g")
+        assert "nothing was selected" in gave_up.text
+        await sim.send(alice, "/get select", group="g")
+        await sim.advance(10)
+        assert plugin.results == [("coffee", 1), None, None]

@@ -30,7 +30,9 @@ chat, as in botoy. The bot's own messages never open nor reach a session.
 Where this differs from botoy, on purpose:
 
 * ``skip_responder=False`` really queues messages sent while no ``text()`` call waits; the next
-  ``text()`` returns the oldest one at once (botoy drops them silently). ``True`` drops them.
+  ``text()`` returns the oldest one at once (botoy drops them silently). With ``True`` (the
+  default) such a message is not an answer, and it is not swallowed either: it goes on to the
+  plugin handlers as if no session had taken it (botoy drops it).
 * The session ends when ``finish()`` is called or when the handler that opened it returns or
   raises, synchronously, so the very next message is handled normally (botoy loses it).
 * Sessions are keyed per plugin and namespaced by platform, bot, kind and ids, so a group and a user
@@ -40,8 +42,10 @@ Where this differs from botoy, on purpose:
   of the same plugin, as botoy does.
 * A member session also takes its user's private messages, so a private session for that user
   in the same plugin is refused while it is open (botoy would open one that never gets a message).
-* ``await ss.finish(...)`` is awaited, like every send; messages still queued are handed to the
-  plugins instead of vanishing.
+* ``ss.finish(...)`` is called without ``await`` as in botoy (``await ss.finish()`` works too):
+  it raises ``HandlerFinished``, a ``BaseException`` that ``except Exception`` does not stop, and
+  the SDK sends the finish info once the handler has unwound. Messages still queued are handed
+  to the plugins instead of vanishing.
 * Ended from outside (an exit word, ``app.sessions.close``, the app stopping), a waiting or later
   ``text()`` raises ``SessionClosedError``, which ends the handler quietly.
 
@@ -52,13 +56,14 @@ deadline a year away); each ``text()`` call has its own timeout (``set_default_t
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, overload
+from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from loguru import logger
 
-from ..events import Component, MessageEvent, MessageEventResult, Target
+from ..events import Component, Image, MessageEvent, MessageEventResult, Target
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from .context import current_scope
 from .controller import EndReason, SessionController
@@ -69,6 +74,8 @@ from .waiter import registry_of
 __all__ = ["BotoyScope", "BotoySession", "BotoySessionFilter", "start_session"]
 
 ScopeKind = Literal["group", "member", "private"]
+Want = Literal["any", "group", "private"]
+T = TypeVar("T")
 Sendable = str | Component | Sequence[Component | str] | MessageEventResult
 FinishInfo = str | Callable[[], str]
 
@@ -213,6 +220,12 @@ async def _never_called(controller: SessionController, event: MessageEvent) -> N
     raise RuntimeError("a botoy session delivers to text(), never to a waiter call")
 
 
+def _wanted(event: MessageEvent, want: Want) -> bool:
+    if want == "any":
+        return True
+    return (event.group_id is None) == (want == "private")
+
+
 def _expire(waiter: asyncio.Future[MessageEvent | None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
@@ -242,6 +255,7 @@ class BotoySession:
         "_registry",
         "_reply_target",
         "_waiter",
+        "_want",
         "scope",
         "skip_responder",
     )
@@ -259,6 +273,7 @@ class BotoySession:
         self._reply_target = reply_target
         self._last: MessageEvent | None = None
         self._waiter: asyncio.Future[MessageEvent | None] | None = None
+        self._want: Want = "any"
         self._default_timeout = DEFAULT_TIMEOUT
         self._finish_info: FinishInfo = ""
         self._private_key: str | None = None
@@ -328,13 +343,178 @@ class BotoySession:
         """
         event = await self._next(timeout, prompt)
         if event is None:
-            await self.finish()
+            self.finish()
         return event.message_str, event
+
+    async def image(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[list[Image] | None, MessageEvent | None]:
+        """The images of the next message as ``(images, event)``, never an empty list.
+
+        Usage: ``images, reply = await ss.image("Send me a picture")``. ``images`` is ``None``
+        when the next message holds no image (it is taken all the same, as in botoy) or on
+        timeout (then ``event`` is ``None`` too).
+        """
+        event = await self._next(timeout, prompt)
+        if event is None:
+            return None, None
+        images = [c for c in event.message if isinstance(c, Image)]
+        return (images or None), event
+
+    async def must_image(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[list[Image], MessageEvent]:
+        """Like ``image()``, but no image (or a timeout) finishes the session and the handler."""
+        images, event = await self.image(prompt, timeout)
+        if images is None or event is None:
+            self.finish()
+        return images, event
+
+    async def g(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent | None, MessageEvent | None]:
+        """The next *group* message of the scope as ``(message, event)`` (the same event twice,
+        botoy's shape); ``(None, None)`` on timeout.
+
+        Usage: ``msg, reply = await ss.g()``. A private message arriving meanwhile is not the
+        answer: it goes on as any message the session is not waiting for (see
+        ``skip_responder``). Raises ``RuntimeError`` for a private scope, which has no group.
+        """
+        if self.scope.kind == "private":
+            raise RuntimeError(
+                f"session {self.key} listens to {self.scope.describe()}: it gets no group message"
+            )
+        event = await self._next(timeout, prompt, "group")
+        return event, event
+
+    async def must_g(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent, MessageEvent]:
+        """Like ``g()``, but a timeout finishes the session and the handler."""
+        event, _ = await self.g(prompt, timeout)
+        if event is None:
+            self.finish()
+        return event, event
+
+    async def f(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent | None, MessageEvent | None]:
+        """The next *private* message of the scope as ``(message, event)``; ``(None, None)`` on
+        timeout.
+
+        Usage: ``msg, reply = await ss.f("Tell me in private")``. Raises ``RuntimeError`` for
+        a whole-group scope (``multi_user=True``), which takes no private message.
+        """
+        if self.scope.kind == "group":
+            raise RuntimeError(
+                f"session {self.key} listens to {self.scope.describe()}: it gets no private message"
+            )
+        event = await self._next(timeout, prompt, "private")
+        return event, event
+
+    async def must_f(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent, MessageEvent]:
+        """Like ``f()``, but a timeout finishes the session and the handler."""
+        event, _ = await self.f(prompt, timeout)
+        if event is None:
+            self.finish()
+        return event, event
+
+    async def ctx(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent | None, MessageEvent | None]:
+        """The next message of the scope, group or private, as ``(message, event)``."""
+        event = await self._next(timeout, prompt)
+        return event, event
+
+    async def must_ctx(
+        self, prompt: Sendable | None = None, timeout: float | None = None
+    ) -> tuple[MessageEvent, MessageEvent]:
+        """Like ``ctx()``, but a timeout finishes the session and the handler."""
+        event = await self._next(timeout, prompt)
+        if event is None:
+            self.finish()
+        return event, event
+
+    async def confirm(
+        self,
+        text: str,
+        default: bool = False,
+        timeout: float | None = None,
+        show_default: bool = True,
+    ) -> bool:
+        """Ask a yes/no question until the answer is y or n; ``default`` on timeout.
+
+        Usage: ``if await ss.confirm("Delete everything?"): ...``. ``y``/``yes`` and
+        ``n``/``no`` count, in any case; anything else asks again (each ask has the full
+        ``timeout``, default ``set_default_timeout``).
+        """
+        seconds = self._default_timeout if timeout is None else self._check_timeout(timeout)
+        choices = "[Y/n]" if default else "[y/N]"
+        hint = f"{choices} {seconds:g} s to answer"
+        if show_default:
+            hint += f", then {'yes' if default else 'no'}"
+        question = f"{text}\n\n{hint}"
+        answer, _ = await self.text(seconds, prompt=question)
+        while True:
+            if answer is None:
+                return default
+            word = answer.strip().lower()
+            if word in ("y", "yes"):
+                return True
+            if word in ("n", "no"):
+                return False
+            answer, _ = await self.text(seconds, prompt=f"Please answer y or n.\n\n{question}")
+
+    async def select(
+        self,
+        candidates: Sequence[T],
+        prompt: str = "",
+        retry_times: int = 1,
+        key: Callable[[T], object] | None = None,
+        always_prompt: bool = True,
+        timeout: float | None = None,
+    ) -> tuple[T, int] | None:
+        """Ask for one of ``candidates`` by its number; ``(choice, index)`` or ``None``.
+
+        Usage: ``picked = await ss.select(["tea", "coffee"], "Drink?")``. The list is shown
+        numbered from 1 (labels from ``key``, default ``str``); ``index`` counts from 0.
+        ``retry_times`` is how many answers are accepted in all (botoy's meaning): after that
+        many wrong numbers, or on a timeout, ``None``. ``always_prompt`` shows the list again
+        with each retry.
+        """
+        if not candidates:
+            raise ValueError("select() needs at least one candidate")
+        if retry_times < 1:
+            raise ValueError(f"retry_times must be 1 or more, not {retry_times!r}")
+        seconds = self._default_timeout if timeout is None else self._check_timeout(timeout)
+        label = key or str
+        menu = "\n".join(f"{n}. {label(item)}" for n, item in enumerate(candidates, 1))
+        head = f"{prompt}\n" if prompt else ""
+        ask = f"{head}Send the number of your choice ({seconds:g} s):\n{menu}"
+        answer, _ = await self.text(seconds, prompt=ask)
+        for attempt in range(retry_times):
+            if answer is None:
+                return None
+            number = answer.strip()
+            if number.isdecimal() and 1 <= int(number) <= len(candidates):
+                index = int(number) - 1
+                return candidates[index], index
+            left = retry_times - attempt - 1
+            if left:
+                again = f"{head}No choice numbered {number!r}; {left} more tries."
+                if always_prompt:
+                    again += f"\n{menu}"
+                answer, _ = await self.text(seconds, prompt=again)
+        await self.send(f"{head}No choice numbered {answer!r}; nothing was selected.")
+        return None
 
     async def _next(
         self,
         timeout: float | None,
         prompt: Sendable | None,
+        want: Want = "any",
     ) -> MessageEvent | None:
         controller = self._controller
         self._check_open()
@@ -348,11 +528,15 @@ class BotoySession:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[MessageEvent | None] = loop.create_future()
         self._waiter = waiter
+        self._want = want
         handle: asyncio.TimerHandle | None = None
         try:
             mailbox = controller._mailbox
             if mailbox:  # skip_responder=False: an early answer waits here, oldest first
-                waiter.set_result(mailbox.pop(0))
+                for n, early in enumerate(mailbox):
+                    if _wanted(early, want):
+                        waiter.set_result(mailbox.pop(n))
+                        break
             if prompt is not None:
                 await self.send(prompt)
             if not waiter.done():
@@ -370,16 +554,19 @@ class BotoySession:
 
     def _arrive(self, event: MessageEvent) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if waiter is not None and not waiter.done() and _wanted(event, self._want):
             waiter.set_result(event)
             return
         controller = self._controller
         if self.skip_responder:
+            # Not what a reader waits for right now: not an answer, so not swallowed either.
+            # It goes on to the plugin handlers as if no session had taken it.
             logger.debug(
-                "botoy session {}: dropped a message sent while no text() waited "
+                "botoy session {}: a message no text() waited for goes on to the plugins "
                 "(skip_responder=True)",
                 controller.key,
             )
+            controller.pass_on(event)
             return
         mailbox = controller._mailbox
         if mailbox is None:
@@ -425,20 +612,24 @@ class BotoySession:
             raise RuntimeError("this event was not dispatched through an App")
         return str(await send(self._reply_target, message))
 
-    async def finish(self, info: Sendable | None = None) -> NoReturn:
-        """End the session now, send ``info`` (or the finish info), and end the handler quietly.
+    def finish(self, info: Sendable | None = None) -> NoReturn:
+        """End the session now, and the handler with it; ``info`` (or the finish info) is sent.
 
-        Usage: ``await ss.finish("Bye!")``. ``info=""`` sends nothing. Nothing is sent if the
-        session had already been ended from outside (an exit word, the app stopping).
+        Usage, as in botoy: ``ss.finish("Bye!")``, no ``await`` needed (``await ss.finish()``
+        works too). It raises ``HandlerFinished``, which no ``except Exception`` stops, to
+        unwind the handler; the SDK sends ``info`` once the handler has unwound. ``info=""``
+        sends nothing, and nothing is sent if the session had already been ended from outside
+        (an exit word, the app stopping).
         """
         controller = self._controller
         interrupted = controller.interrupted
         controller.stop()
         if info is None:
             info = self._finish_info() if callable(self._finish_info) else self._finish_info
+        farewell = None
         if info and not interrupted:
-            await self.send(info)
-        raise HandlerFinished(f"session {controller.key} finished")
+            farewell = functools.partial(self.send, info)
+        raise HandlerFinished(f"session {controller.key} finished", farewell)
 
     def _check_open(self) -> None:
         controller = self._controller
