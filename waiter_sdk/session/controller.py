@@ -222,24 +222,32 @@ class SessionController:
             runner._ready.append(self)
             if runner._task is None:
                 runner._start()
-            return
-        if self.busy == "drop":
-            self._dropped += 1
-            logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
-            return
-        mailbox = self._mailbox
-        if mailbox is None:
-            mailbox = self._mailbox = []
-        if len(mailbox) >= self.max_queue:
-            self._dropped += 1
-            logger.warning(
-                "session {} (plugin {}) has {} queued messages: dropped one (max_queue)",
-                self.key,
-                self.plugin or "?",
-                len(mailbox),
-            )
-            return
-        mailbox.append(event)
+        else:
+            if self.busy == "drop":
+                self._dropped += 1
+                logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
+                return
+            mailbox = self._mailbox
+            if mailbox is None:
+                mailbox = self._mailbox = []
+            if len(mailbox) >= self.max_queue:
+                self._dropped += 1
+                logger.warning(
+                    "session {} (plugin {}) has {} queued messages: dropped one (max_queue)",
+                    self.key,
+                    self.plugin or "?",
+                    len(mailbox),
+                )
+                return
+            mailbox.append(event)
+        if self.filter.follows_delivered:
+            self._follow(event)
+
+    def _follow(self, event: MessageEvent) -> None:
+        # A message this session took belongs to it: quoting it later reaches it too.
+        key = self.filter.key_for_delivered(event)
+        if key:
+            self._registry.add_key(self, key)
 
     def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, None]:
         """The waiter call for ``event`` (not started), recorded in the history first."""

@@ -83,6 +83,16 @@ class SessionFilter:
         """An extra key under which the session also receives events, for a message it sent."""
         return None
 
+    def key_for_delivered(self, event: MessageEvent) -> str | None:
+        """An extra key for ``event``, which this session takes (or was opened by).
+
+        Called only when ``follows_delivered`` is true: the built-in id filters have nothing to
+        learn from a message, and routing must not pay a call per message for nothing.
+        """
+        return None
+
+    follows_delivered = False
+
     def _identity(self) -> tuple[Any, ...]:
         # Cached: the registry hashes a session's filter on every open and close, and sorting
         # the attributes each time was a measurable part of ending 10,000 sessions at once.
@@ -157,15 +167,26 @@ _reply_sessions = itertools.count(1)
 
 
 class ReplySessionFilter(SessionFilter):
-    """An event belongs to the session only if it quotes a message that the session sent.
+    """An event belongs to the session only if it quotes a message that belongs to the session.
 
-    "Sent by the session" means sent by its waiter calls, or by the handler that opened it (before
-    or while opening), or listed in ``message_ids``. One user can run several such sessions at
-    once; the message they quote tells them apart.
+    A message belongs to the session when its waiter calls sent it, when the handler that
+    opened the session sent it (before or while opening), when it is listed in ``message_ids``,
+    when it is the message that opened the session, or when the session took it. So quoting
+    your own earlier answer goes on the same conversation, as in the JS bots whose sessions
+    follow quotes. ``bot_messages_only=True`` keeps to the bot's own messages (sent or listed).
+
+    One user can run several such sessions at once; the message they quote tells them apart.
     """
 
-    def __init__(self, message_ids: tuple[str, ...] | list[str] = ()) -> None:
+    def __init__(
+        self, message_ids: tuple[str, ...] | list[str] = (), *, bot_messages_only: bool = False
+    ) -> None:
         self.message_ids = tuple(str(m) for m in message_ids)
+        self.bot_messages_only = bool(bot_messages_only)
+        self.follows_delivered = not self.bot_messages_only
+
+    def key_for_delivered(self, event: MessageEvent) -> str | None:
+        return self.key_for_sent(event, event.message_id)
 
     def _identity(self) -> tuple[Any, ...]:
         # message_ids only seed one session; every ReplySessionFilter routes the same way.

@@ -84,6 +84,8 @@ def open_session(
         extra = flt.key_for_sent(event, message_id)
         if extra:
             registry.add_key(session, extra)
+    if flt.follows_delivered:
+        session._follow(event)  # the opening message belongs to the session too
     return session
 
 
