@@ -51,11 +51,12 @@ class Faulty(Plugin):
 
 
 async def test_a_raising_handler_is_logged_and_isolated(logs: list[str]) -> None:
-    async with Simulator(plugins=[Faulty, Ordered]) as sim:
+    async with Simulator(plugins=[Faulty, Ordered], raise_errors=False) as sim:
         out = await sim.send(sim.user("a"), "go")
         assert [o.text for o in out] == ["high", "middle", "low", "still here"]
         out = await sim.send(sim.user("a"), "again")
         assert len(out) == 4
+    assert [str(e) for e in sim.errors] == ["broken handler"] * 2
     errors = [line for line in logs if line.startswith("ERROR")]
     assert errors and all("boom" in e and "faulty" in e for e in errors)
 
@@ -121,7 +122,7 @@ async def test_help_lists_plugins_and_commands() -> None:
 
 
 async def test_a_raising_listener_never_breaks_routing(logs: list[str]) -> None:
-    async with Simulator(plugins=[Ordered]) as sim:
+    async with Simulator(plugins=[Ordered], raise_errors=False) as sim:
 
         def broken(*args: object) -> None:
             raise RuntimeError("observer bug")
@@ -130,4 +131,5 @@ async def test_a_raising_listener_never_breaks_routing(logs: list[str]) -> None:
             sim.app.listen(kind, broken)  # type: ignore[arg-type]
         out = await sim.send(sim.user("a"), "go")
         assert [o.text for o in out] == ["high", "middle", "low"]
+    assert sim.errors and {str(e) for e in sim.errors} == {"observer bug"}
     assert any("observer bug" in line or "listener" in line for line in logs)

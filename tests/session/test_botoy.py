@@ -538,7 +538,7 @@ class Once(Plugin):
 
 
 async def test_botoy_first_message_after_session_end_is_handled() -> None:
-    async with Simulator(plugins=[Once]) as sim:
+    async with Simulator(plugins=[Once], raise_errors=False) as sim:
         alice, bob = sim.user("alice"), sim.user("bob")
         # Ended by the handler returning.
         await sim.send(alice, "/once", group="g1")
@@ -555,6 +555,7 @@ async def test_botoy_first_message_after_session_end_is_handled() -> None:
         # Ended by the handler raising.
         await sim.send(alice, "/once raise")
         await sim.send(alice, "z")
+        assert [str(e) for e in sim.errors] == ["boom"]
         assert texts(await sim.send(alice, "again")) == ["plugin saw again"]
         assert len(sim.app.sessions) == 0
         assert len(sim.app.session_registry._by_key) == 0

@@ -4,9 +4,10 @@ Usage: ``async with Simulator(plugins=[MyPlugin]) as sim: out = await sim.send(a
 """
 
 from .clock import ORIGIN, NotIdleError, VirtualClock
-from .simulator import Outgoing, Simulator, SimulatorAdapter, SimUser
+from .simulator import EPOCH, Outgoing, Simulator, SimulatorAdapter, SimUser
 
 __all__ = [
+    "EPOCH",
     "ORIGIN",
     "NotIdleError",
     "Outgoing",

@@ -7,6 +7,11 @@ Usage::
         out = await sim.send(alice, "/parrot", group="g1")
         assert [o.text for o in out] == ["Say something; q to stop."]
         out = await sim.advance(21)          # a 20 s timeout, in no real time
+
+A simulator never hides a failure: a handler, waiter, filter or listener that raises while it
+runs is raised again from the ``send`` / ``advance`` / ``settle`` that caused it (or from
+``stop()`` if nothing else did), unless the test says it expects them (``raise_errors=False``,
+then read ``sim.errors``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from ..events import (
 from ..plugins.loader import PluginSpec
 from .clock import VirtualClock
 
-__all__ = ["Outgoing", "SimUser", "Simulator", "SimulatorAdapter"]
+__all__ = ["EPOCH", "Outgoing", "SimUser", "Simulator", "SimulatorAdapter"]
+
+EPOCH = 1_767_225_600.0
+"""Unix time of virtual time 0 (2026-01-01T00:00:00Z): events are stamped ``EPOCH + sim.time()``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +53,10 @@ class SimUser:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message the bot sent. ``user_id`` is set for private messages only."""
+    """One message the bot sent. ``user_id`` is set for private messages only.
+
+    ``at`` is when it was sent, on the virtual clock (``sim.time()``).
+    """
 
     text: str
     chain: MessageChain
@@ -113,6 +124,8 @@ class Simulator:
         platform: str = "sim",
         self_id: str = "bot",
         strict: bool = True,
+        raise_errors: bool = True,
+        epoch: float = EPOCH,
     ) -> None:
         self.adapter = SimulatorAdapter(platform=platform, self_id=self_id)
         self.app = App(
@@ -121,7 +134,14 @@ class Simulator:
             adapters=[self.adapter],
         )
         self.strict = strict
+        self.raise_errors = raise_errors
+        self.epoch = epoch
+        # Every failure the app logged and survived, in order; the ones not raised yet.
+        self.errors: list[BaseException] = []
+        self._unraised: list[BaseException] = []
+        self.app.listen("error", self._failed)
         self.clock: VirtualClock | None = None
+        self._holds_clock = False
         self._users: dict[str, SimUser] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -131,10 +151,13 @@ class Simulator:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        # A test that is already failing keeps its own exception; the others are in sim.errors.
+        await self.stop(raise_errors=exc_info[0] is None)
 
     async def start(self) -> None:
+        # One clock per loop: a second simulator in the same test shares the first one's.
         self.clock = VirtualClock.install()
+        self._holds_clock = True
         self.adapter._clock = self.clock
         try:
             await self.app.start()
@@ -142,15 +165,34 @@ class Simulator:
             if self.strict and self.app.plugin_errors:
                 raise self.app.plugin_errors[0]
         except BaseException:
-            await self.stop()
+            await self.stop(raise_errors=False)
             raise
 
-    async def stop(self) -> None:
+    async def stop(self, *, raise_errors: bool = True) -> None:
+        """Stop the app; then raise what failed and was not raised yet (see ``raise_errors``)."""
         try:
             await self.app.stop()
         finally:
-            if self.clock is not None:
+            if self._holds_clock and self.clock is not None:
+                self._holds_clock = False
                 self.clock.uninstall()
+        if raise_errors:
+            self._raise_failures()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+        if self.raise_errors:
+            self._unraised.append(exc)
+
+    def _raise_failures(self) -> None:
+        failures, self._unraised = self._unraised, []
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise ExceptionGroup(
+                f"{len(failures)} handlers, waiters or listeners raised in the simulator",
+                [f if isinstance(f, Exception) else RuntimeError(repr(f)) for f in failures],
+            )
 
     # --- people and time ---------------------------------------------------------------
 
@@ -159,6 +201,8 @@ class Simulator:
         return self.adapter.outbox
 
     def time(self) -> float:
+        """Now, on the virtual clock: seconds since it started (at 0.0). It is the loop's clock,
+        so deadlines (``controller.deadline``) and ``Outgoing.at`` read on it."""
         return self._clock().time()
 
     def _clock(self) -> VirtualClock:
@@ -202,7 +246,7 @@ class Simulator:
             group_id=str(group) if group is not None else None,
             reply_to=str(reply_to) if reply_to is not None else None,
             to_me=to_me or group is None,
-            timestamp=self.time(),
+            timestamp=self.epoch + self.time(),
             adapter=self.adapter,
         )
 
@@ -222,6 +266,7 @@ class Simulator:
         mark = len(self.outbox)
         self.app.dispatch(event)
         await clock.settle()
+        self._raise_failures()
         return self.outbox[mark:]
 
     async def notice(self, type: str, sub_type: str = "", **fields: Any) -> list[Outgoing]:
@@ -259,10 +304,12 @@ class Simulator:
         clock = self._clock()
         mark = len(self.outbox)
         await clock.advance(seconds)
+        self._raise_failures()
         return self.outbox[mark:]
 
     async def settle(self) -> list[Outgoing]:
         """Let the app finish what it is doing now; returns what it sent meanwhile."""
         mark = len(self.outbox)
         await self._clock().settle()
+        self._raise_failures()
         return self.outbox[mark:]
