@@ -25,6 +25,7 @@ from waiter_sdk import (
     session_waiter,
 )
 from waiter_sdk.adapters.sandbox import SandboxAdapter
+from waiter_sdk.adapters.sandbox import adapter as sandbox_adapter
 from waiter_sdk.config import SandboxSettings, Settings
 from waiter_sdk.events import Target
 from waiter_sdk.exceptions import ActionFailedError, AdapterConnectionError, ConfigError
@@ -126,7 +127,10 @@ async def test_snapshot_has_the_default_people_and_group(sandbox: SandboxFactory
     assert snapshot["conversations"] == {}
 
 
-async def test_a_typed_message_becomes_an_event_with_every_field(sandbox: SandboxFactory) -> None:
+async def test_a_typed_message_becomes_an_event_with_every_field(
+    sandbox: SandboxFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox_adapter, "unix_time", lambda: 1_800_000_000.5)  # the wall clock
     sb = await sandbox(plugins=[Probe])
     page = await sb.page()
     await page.send(
@@ -146,6 +150,7 @@ async def test_a_typed_message_becomes_an_event_with_every_field(sandbox: Sandbo
     assert (event.platform, event.self_id, event.group_id) == ("sandbox", "bot", "g1")
     assert (event.sender_id, event.sender_name, event.message_id) == ("bob", "Bob", shown["id"])
     assert event.to_me
+    assert event.timestamp == 1_800_000_000.5  # Unix time, as on every platform
     assert event.message_str == " look"
     assert [c.type for c in event.message] == ["at", "text", "image"]
     assert [p["type"] for p in shown["parts"]] == ["at", "text", "image"]

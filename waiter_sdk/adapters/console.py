@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+from time import time as unix_time
 from typing import TYPE_CHECKING, TextIO
 
 from ..events import At, Image, MessageChain, MessageEvent, Reply, Target
@@ -143,7 +144,9 @@ class ConsoleAdapter(Adapter):
             sender_name=self._user,
             group_id=self._group,
             to_me=self._group is None,
-            timestamp=asyncio.get_running_loop().time(),
+            # Unix time, as on every platform: a date for the plugin, not a deadline
+            # (deadlines are read on the loop clock, which tests can run virtually).
+            timestamp=unix_time(),
             adapter=self,
         )
         self._app.dispatch(event)

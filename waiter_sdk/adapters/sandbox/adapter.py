@@ -17,6 +17,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from importlib import resources
+from time import time as unix_time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -339,7 +340,9 @@ class SandboxAdapter(Adapter):
             group_id=ident if kind == "group" else None,
             reply_to=frame.reply_to,
             to_me=to_me,
-            timestamp=now,
+            # Unix time, as on every platform (the page's own timeline stays on the loop
+            # clock, which counts the sessions' deadlines down).
+            timestamp=unix_time(),
             adapter=self,
         )
         app.dispatch(event)
