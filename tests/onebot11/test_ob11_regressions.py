@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from waiter_sdk import App
 from waiter_sdk.adapters.onebot11 import OneBot11Adapter
@@ -13,6 +17,8 @@ from waiter_sdk.config import OneBot11Settings, Settings
 
 from .conftest import SECRET, SELF_ID, TOKEN, rig
 from .fake import FakeOneBot
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "adapters" / "onebot11.md"
 
 # Only ever a guard against hanging: what each test proves never depends on how long it took.
 HANG_GUARD = 10.0
@@ -99,3 +105,26 @@ async def test_bot_connected_is_true_for_an_account_served_by_the_http_api() -> 
         assert r.adapter.bot(30003).connected is False
         await r.app.stop()
         assert not bot.connected  # the adapter stopped: nothing reaches it any more
+
+
+async def test_tokenless_unsigned_posts_are_refused_with_a_pointer_to_secret(
+    logs: list[str],
+) -> None:
+    settings = OneBot11Settings(port=0, modes=["http_post"], access_token=TOKEN)
+    adapter = OneBot11Adapter(settings)
+    body = json.dumps({"post_type": "notice", "notice_type": "x", "self_id": SELF_ID}).encode()
+    async with App(settings=Settings(), adapters=[adapter]):
+        assert adapter.server is not None
+        url = adapter.server.url("http", settings.http_post_path)
+        # What go-cqhttp posts without a secret: no signature and no token.
+        async with aiohttp.ClientSession() as http, http.post(url, data=body) as response:
+            assert response.status == 401
+    (refused,) = [line for line in logs if "refused, no access token" in line]
+    assert "WAITER_ONEBOT11__SECRET" in refused
+    assert TOKEN not in refused
+    (row,) = [
+        line
+        for line in DOC.read_text(encoding="utf-8").splitlines()
+        if "`ACCESS_TOKEN`" in line and line.startswith("|")
+    ]
+    assert "SECRET" in row and "HTTP POST" in row
