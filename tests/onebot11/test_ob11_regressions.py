@@ -7,12 +7,15 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+import pytest
 
-from waiter_sdk import App
-from waiter_sdk.adapters.onebot11 import OneBot11Adapter
+from waiter_sdk import App, NoticeEvent
+from waiter_sdk.adapters.onebot11 import OneBot11Adapter, parse_event
+from waiter_sdk.adapters.onebot11 import events as events_module
 from waiter_sdk.config import OneBot11Settings, Settings
 
 from .conftest import SECRET, SELF_ID, TOKEN, rig
@@ -128,3 +131,33 @@ async def test_tokenless_unsigned_posts_are_refused_with_a_pointer_to_secret(
         if "`ACCESS_TOKEN`" in line and line.startswith("|")
     ]
     assert "SECRET" in row and "HTTP POST" in row
+
+
+UNUSABLE_TIMES = {
+    "missing": None,
+    "empty": "",
+    "words": "soon",
+    "boolean": True,
+    "nan": float("nan"),
+    "infinite": float("inf"),
+    "zero": 0,
+    "negative": -5,
+    "beyond-float": 10**400,
+    "array": [1],
+    "object": {"s": 1},
+}
+
+
+@pytest.mark.parametrize("time", UNUSABLE_TIMES.values(), ids=UNUSABLE_TIMES.keys())
+def test_event_timestamp_falls_back_to_the_wall_clock_without_a_usable_time(
+    time: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The parser's wall clock only: the test does not depend on the real clock's value.
+    wall_clock = SimpleNamespace(time=lambda: 1_760_000_123.25)
+    monkeypatch.setattr(events_module, "time", wall_clock, raising=False)
+    notice = {"post_type": "notice", "notice_type": "x", "self_id": SELF_ID}
+    if time is not None:
+        notice["time"] = time
+    event = parse_event(notice)
+    assert isinstance(event, NoticeEvent)
+    assert event.timestamp == 1_760_000_123.25
