@@ -1,9 +1,14 @@
-"""Regression tests for issue 11 item 7, each named after what it protects."""
+"""Regression tests for issue 11 item 7, each named after what it protects.
+
+The HTTP ones reach the adapter's server through ``adapter.server`` rather than the newer
+``http_post_url``, so that on the code before the fix they fail for the defect, not for a name.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -131,6 +136,17 @@ async def test_tokenless_unsigned_posts_are_refused_with_a_pointer_to_secret(
         if "`ACCESS_TOKEN`" in line and line.startswith("|")
     ]
     assert "SECRET" in row and "HTTP POST" in row
+
+
+def test_docs_show_async_with_app_and_the_port_bound_for_port_0(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    (embedded,) = [block for block in blocks if "async with App(" in block]
+    assert "port=0" in embedded
+    assert "reverse_ws_url" in embedded
+    monkeypatch.chdir(tmp_path)
+    exec(compile(embedded, f"{DOC.name}[embedding]", "exec"), {"__name__": "__main__"})
 
 
 UNUSABLE_TIMES = {

@@ -162,15 +162,33 @@ class OneBot11Adapter(Adapter, ActionsMixin):
         self.forward.clear()
         self._notify()
 
+    @property
+    def reverse_ws_url(self) -> str | None:
+        """The URL reverse WebSockets connect to, with the port bound (``PORT=0`` included).
+
+        ``None`` before ``start`` and after ``stop``, or when ``reverse_ws`` is not a mode.
+        """
+        server = self.server
+        if server is None or "reverse_ws" not in self.settings.modes:
+            return None
+        return server.url("ws", self.settings.path)
+
+    @property
+    def http_post_url(self) -> str | None:
+        """The URL implementations POST events to, with the port bound; ``None`` as above."""
+        server = self.server
+        if server is None or "http_post" not in self.settings.modes:
+            return None
+        return server.url("http", self.settings.http_post_path)
+
     def describe(self) -> str:
         """Where implementations connect to, and what we connect to, on one line."""
         settings = self.settings
         parts: list[str] = []
-        server = self.server
-        if server is not None and "reverse_ws" in settings.modes:
-            parts.append(f"reverse WS {server.url('ws', settings.path)}")
-        if server is not None and "http_post" in settings.modes:
-            parts.append(f"HTTP POST {server.url('http', settings.http_post_path)}")
+        if self.reverse_ws_url is not None:
+            parts.append(f"reverse WS {self.reverse_ws_url}")
+        if self.http_post_url is not None:
+            parts.append(f"HTTP POST {self.http_post_url}")
         if "forward_ws" in settings.modes:
             split = " (/api + /event)" if settings.ws_split else ""
             urls = ", ".join(redact_url(url) for url in settings.ws_urls)
