@@ -132,10 +132,13 @@ class OneBot11Settings(_Section):
     access_token: SecretStr | None = Field(
         default=None,
         description="Token both sides must present (Authorization: Bearer/Token or "
-        "?access_token=); empty means none.",
+        "?access_token=); empty means none. Without a secret, HTTP POST needs it too, and "
+        "implementations that post no token (go-cqhttp, NapCat) are refused: set secret.",
     )
     secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA1 key checked against X-Signature on HTTP POST."
+        default=None,
+        description="HMAC-SHA1 key checked against X-Signature on HTTP POST; when set, "
+        "unsigned posts are refused and posts need no access token.",
     )
     action_timeout: float = Field(default=30.0, gt=0, description="Seconds an action may take.")
     connect_timeout: float = Field(

@@ -40,5 +40,5 @@ def test_example_runs(index: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     code = compile(BLOCKS[index], f"{DOC.name}[python block {index}]", "exec")
     exec(code, {"__name__": "__main__"})  # as a script: the guarded App(...).run() runs too
-    if "App(" in BLOCKS[index]:
+    if ".run()" in BLOCKS[index]:
         assert started and started[0].startswith("reverse WS ws://127.0.0.1:")

@@ -186,6 +186,23 @@ def test_fixture_parses(index: int) -> None:
         assert event.group_id is None or isinstance(event.group_id, str)
 
 
+def test_event_timestamp_is_the_unix_time_the_payload_gives() -> None:
+    message = {
+        "post_type": "message",
+        "message_type": "private",
+        "self_id": 10001,
+        "user_id": 5,
+        "message": "hi",
+        "time": 1_752_007_344,
+    }
+    event = parse_event(message)
+    assert isinstance(event, MessageEvent)
+    assert event.timestamp == 1_752_007_344.0
+    assert isinstance(event.timestamp, float)
+    as_text = parse_event({**message, "time": "1752007344.5"})  # some implementations
+    assert as_text is not None and as_text.timestamp == 1_752_007_344.5
+
+
 def test_unknown_fields_stay_reachable() -> None:
     event = parse_event(EVENTS[8])
     assert event is not None

@@ -56,13 +56,15 @@ async def test_bad_combinations_fail_at_start() -> None:
 async def test_settings_come_from_the_app_when_not_given() -> None:
     adapter = OneBot11Adapter()
     settings = Settings(onebot11=OneBot11Settings(port=0, access_token="t", secret="s"))
+    assert adapter.reverse_ws_url is None  # not started: no port yet
     async with App(settings=settings, adapters=[adapter]):
         line = adapter.describe()
         assert adapter.server is not None
-        assert line == (
-            f"reverse WS ws://127.0.0.1:{adapter.server.port}/onebot/v11/ws "
-            "[access token + signature]"
-        )
+        assert adapter.server.port != 0  # port 0 asked for any; this is the one bound
+        assert adapter.reverse_ws_url == f"ws://127.0.0.1:{adapter.server.port}/onebot/v11/ws"
+        assert adapter.http_post_url is None  # not a mode here
+        assert line == f"reverse WS {adapter.reverse_ws_url} [access token + signature]"
+    assert adapter.reverse_ws_url is None
     other = OneBot11Adapter(
         OneBot11Settings(
             modes=["forward_ws", "http_api"],

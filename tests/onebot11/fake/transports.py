@@ -245,6 +245,12 @@ class FakeOneBot:
         self._api, self.api_port = await _serve(app, port)
         return f"http://127.0.0.1:{self.api_port}"
 
+    async def stop_http_api(self) -> None:
+        """Stop answering on the HTTP API port (``serve_http_api(port)`` starts it again)."""
+        if self._api is not None:
+            await self._api.cleanup()
+            self._api = None
+
     async def _api_handler(self, request: web.Request) -> web.StreamResponse:
         status = self._check_token(request)
         if status is not None:
@@ -373,9 +379,7 @@ class FakeOneBot:
         self.stop_heartbeat()
         await self._close_conns()
         await self.stop_forward()
-        if self._api is not None:
-            await self._api.cleanup()
-            self._api = None
+        await self.stop_http_api()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

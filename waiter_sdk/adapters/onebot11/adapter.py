@@ -30,7 +30,7 @@ from .bot import Bot
 from .channel import Role, WsChannel, payload_excerpt
 from .dedup import Deduplicator
 from .events import PLATFORM, parse_event
-from .forward_ws import ForwardWs
+from .forward_ws import ForwardWs, backoff
 from .http_api import HttpApi, redact_url
 from .http_post import HttpPost
 from .log import log
@@ -108,10 +108,21 @@ class OneBot11Adapter(Adapter, ActionsMixin):
                     token=token,
                     timeout=settings.action_timeout,
                     hidden=self.hidden,
+                    on_bound=self._http_bound,
                 )
-                for self_id in await self.http_api.bind(settings.connect_timeout):
-                    self._bot(self_id)
-                self._notify()
+                await self.http_api.bind(settings.connect_timeout)
+                if self.http_api.unbound:
+                    # The usual order is bot first, then the implementation: keep asking,
+                    # like a forward socket keeps reconnecting.
+                    self.tasks.spawn(
+                        self.http_api.keep_binding(
+                            lambda attempt: backoff(
+                                attempt, settings.reconnect_interval, settings.reconnect_max
+                            ),
+                            settings.connect_timeout,
+                        ),
+                        name="onebot11 HTTP API bind",
+                    )
             if "forward_ws" in modes:
                 assert self._session is not None
                 for url in settings.ws_urls:
@@ -146,18 +157,38 @@ class OneBot11Adapter(Adapter, ActionsMixin):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        # Its session is closed: nothing can go over it, and no account is reachable through it.
+        self.http_api = None
         self.forward.clear()
         self._notify()
+
+    @property
+    def reverse_ws_url(self) -> str | None:
+        """The URL reverse WebSockets connect to, with the port bound (``PORT=0`` included).
+
+        ``None`` before ``start`` and after ``stop``, or when ``reverse_ws`` is not a mode.
+        """
+        server = self.server
+        if server is None or "reverse_ws" not in self.settings.modes:
+            return None
+        return server.url("ws", self.settings.path)
+
+    @property
+    def http_post_url(self) -> str | None:
+        """The URL implementations POST events to, with the port bound; ``None`` as above."""
+        server = self.server
+        if server is None or "http_post" not in self.settings.modes:
+            return None
+        return server.url("http", self.settings.http_post_path)
 
     def describe(self) -> str:
         """Where implementations connect to, and what we connect to, on one line."""
         settings = self.settings
         parts: list[str] = []
-        server = self.server
-        if server is not None and "reverse_ws" in settings.modes:
-            parts.append(f"reverse WS {server.url('ws', settings.path)}")
-        if server is not None and "http_post" in settings.modes:
-            parts.append(f"HTTP POST {server.url('http', settings.http_post_path)}")
+        if self.reverse_ws_url is not None:
+            parts.append(f"reverse WS {self.reverse_ws_url}")
+        if self.http_post_url is not None:
+            parts.append(f"HTTP POST {self.http_post_url}")
         if "forward_ws" in settings.modes:
             split = " (/api + /event)" if settings.ws_split else ""
             urls = ", ".join(redact_url(url) for url in settings.ws_urls)
@@ -198,14 +229,13 @@ class OneBot11Adapter(Adapter, ActionsMixin):
         async with asyncio.timeout(timeout):
             while True:
                 for bot in self._bots.values():
-                    if (wanted is None or bot.self_id == wanted) and self._reachable(bot):
+                    if (wanted is None or bot.self_id == wanted) and bot.connected:
                         return bot
                 await self._changed.wait()
 
-    def _reachable(self, bot: Bot) -> bool:
-        if bot.connected:
-            return True
-        return self.http_api is not None and bot.self_id in self.http_api.accounts
+    def _http_bound(self, self_id: str) -> None:
+        self._bot(self_id)
+        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -276,8 +306,11 @@ class OneBot11Adapter(Adapter, ActionsMixin):
             return
         if event is None:
             return
-        if event.self_id and event.self_id not in self._bots:
-            self._bot(event.self_id)
+        if event.self_id:
+            bot = self._bot(event.self_id)
+            if self.http_api is not None and not bot.connected:
+                # The implementation is up, so its HTTP API most likely answers by now.
+                self.http_api.nudge()
         try:
             app.dispatch(event)
         except Exception:
@@ -318,7 +351,7 @@ class OneBot11Adapter(Adapter, ActionsMixin):
     def _pick(self, self_id: str | None) -> Bot | None:
         if self_id is not None:
             return self._bots.get(self_id)
-        reachable = [bot for bot in self._bots.values() if self._reachable(bot)]
+        reachable = [bot for bot in self._bots.values() if bot.connected]
         if len(reachable) > 1:
             names = ", ".join(sorted(bot.self_id for bot in reachable))
             raise AdapterConnectionError(

@@ -9,7 +9,9 @@ Usage::
 An account can be reached by several connections at once (a reverse Universal socket, a
 forward socket, an HTTP API URL). Actions go over the newest open WebSocket that carries
 actions, else over the HTTP API; with neither, they fail at once with
-``AdapterConnectionError`` rather than waiting for a connection.
+``AdapterConnectionError`` rather than waiting for a connection. ``connected`` says whether
+either can reach the account: an HTTP API URL counts once it has answered ``get_login_info``
+as this account.
 """
 
 from __future__ import annotations
@@ -58,8 +60,15 @@ class Bot(ActionsMixin):
 
     @property
     def connected(self) -> bool:
-        """True when a WebSocket that carries actions is open for this account."""
-        return self.channel is not None
+        """True when actions can reach this account: over a WebSocket, or a bound HTTP API URL.
+
+        HTTP has no connection to lose, so a bound URL stays bound while the adapter runs; a
+        call that finds it down fails at once with ``AdapterConnectionError``.
+        """
+        if self.channel is not None:
+            return True
+        api = self.adapter.http_api
+        return api is not None and self.self_id in api.accounts
 
     def _add(self, channel: WsChannel) -> None:
         if channel not in self._action_channels:

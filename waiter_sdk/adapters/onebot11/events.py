@@ -13,10 +13,17 @@ messages (``message_sent``, or a sender equal to the bot) when ``drop_self`` is 
 It is not lenient with garbage: an id or a named field that holds an array or an object, or a
 message that is neither text nor segments, is an ``EventError``, and nothing else escapes,
 whatever the payload holds.
+
+``timestamp`` is Unix time in seconds, as every event of the SDK has it: the payload's ``time``.
+When ``time`` is missing or no usable date (not a number, not finite, zero or negative), it is
+the wall clock at parsing, which is when the event reached the bot: close to the truth, where
+0 would date a live message to 1970.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -252,11 +259,14 @@ def _kind(value: object) -> str:
 
 
 def _time(value: object) -> float:
-    if type(value) is not int and (
-        isinstance(value, bool) or not isinstance(value, int | float | str)
-    ):
-        return 0.0
-    try:
-        return float(value)
-    except (ValueError, OverflowError):  # "soon", or an integer with 400 digits
-        return 0.0
+    """``time`` as Unix seconds; the wall clock now when it is missing or no usable date."""
+    if type(value) is int or (not isinstance(value, bool) and isinstance(value, int | float | str)):
+        try:
+            seconds = float(value)
+        except (ValueError, OverflowError):  # "soon", or an integer with 400 digits
+            seconds = math.nan
+        if math.isfinite(seconds) and seconds > 0:
+            return seconds
+    # A date, not a deadline: the loop's clock has no epoch, so this one reading comes from
+    # time.time(). Nothing waits on it, so virtual time in tests is not affected.
+    return time.time()

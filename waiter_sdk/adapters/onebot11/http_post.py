@@ -5,7 +5,9 @@ Usage (the adapter mounts it)::
     HttpPost(adapter, settings).mount(server.app.router)
 
 Checks, in order: body size (413), then the ``X-Signature`` HMAC-SHA1 over the raw body bytes
-when a secret is set (401 missing, 403 wrong), else the access token when one is set. A body that
+when a secret is set (401 missing, 403 wrong), else the access token when one is set. The spec
+has implementations sign posts, not present a token, so go-cqhttp and NapCat post none: with
+a token and no secret they are refused (401), and the log line names ``SECRET``. A body that
 is not a JSON object is logged with a short excerpt and answered 400. Accepted events are
 answered 204: replies go through the action channel, never as quick operations, because
 several implementations (Lagrange) ignore the response body.
@@ -55,6 +57,8 @@ class HttpPost:
         if secret is None and token is not None:
             # No signing key: the access token guards this route like every other one.
             status = check_token(token, given_token(request.headers, request.query))
+            if status == 401:
+                return self._refuse(peer, status, "access token", _UNSIGNED_HINT)
             if status is not None:
                 return self._refuse(peer, status, "access token")
         try:
@@ -84,7 +88,15 @@ class HttpPost:
         return web.Response(status=204)
 
     @staticmethod
-    def _refuse(peer: str, status: int, what: str) -> web.Response:
+    def _refuse(peer: str, status: int, what: str, hint: str = "") -> web.Response:
         why = f"no {what}" if status == 401 else f"a wrong {what}"
-        log.warning("onebot11 HTTP POST from {}: refused, {}", peer, why)
+        log.warning("onebot11 HTTP POST from {}: refused, {}{}", peer, why, hint)
         return web.Response(status=status, text=f"{status}: {why}\n")
+
+
+# Only for the missing token: a wrong one was sent on purpose, and the fix is to correct it.
+_UNSIGNED_HINT = (
+    "; with ACCESS_TOKEN set and no SECRET, posts must carry the token, and implementations "
+    "that send none on posts (go-cqhttp, NapCat) must sign them instead: give them a post "
+    "secret and set WAITER_ONEBOT11__SECRET to it (or put ?access_token= in the URL they post to)"
+)
