@@ -19,7 +19,8 @@ from loguru import logger
 
 from .adapters.base import Adapter
 from .config import Settings
-from .exceptions import ConfigError, WaiterError
+from .exceptions import ConfigError, PluginError, WaiterError
+from .plugins.base import Plugin
 
 __all__ = ["build_parser", "main"]
 
@@ -105,12 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level)
         names = args.adapter or ["sandbox"]
         adapters = [make_adapter(name, settings) for name in names]
-        plugins = args.plugins if args.plugins is not None else _default_plugins()
+        specs = args.plugins if args.plugins is not None else _default_plugins()
         from .app import App
 
-        app = App(settings=settings, plugins=plugins, adapters=adapters)
         if args.command == "check":
-            return _check(app)
+            return _check(App(settings=settings, plugins=specs, adapters=adapters))
+        app = App(settings=settings, plugins=_load_each(specs), adapters=adapters)
         app.run()
     except WaiterError as exc:
         print(f"waiter-sdk: {exc}", file=sys.stderr)
@@ -118,6 +119,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _load_each(specs: Sequence[str]) -> list[Plugin]:
+    """The plugins of every ``--plugins`` spec; one that loads none stops the start.
+
+    A bot started with a mistyped path would otherwise run with ``/help`` alone and exit 0
+    when stopped. A spec that loads some plugins and fails on others starts, with the failures
+    logged (``waiter-sdk check`` lists them).
+    """
+    from .plugins.loader import resolve_plugins
+
+    plugins: list[Plugin] = []
+    for spec in specs:
+        resolved = resolve_plugins([spec])
+        if not resolved.plugins:
+            why = "; ".join(str(e) for e in resolved.errors) or "it holds no Plugin subclass"
+            raise PluginError(f"--plugins {spec} loaded no plugin: {why}")
+        for error in resolved.errors:
+            logger.error("plugin not loaded: {}", error)
+        plugins.extend(resolved.plugins)
+    return plugins
 
 
 def _check(app: object) -> int:

@@ -70,12 +70,18 @@ class SessionFilter:
         raise NotImplementedError(f"{type(self).__name__} must implement filter(event)")
 
     def open_key(self, event: MessageEvent) -> str:
-        """The key a session opened from ``event`` holds. Usually ``filter(event)``."""
+        """The key a session opened from ``event`` holds. By default ``filter(event)``.
+
+        Override it when the message that opens a session is not one your ``filter`` takes
+        (a command that starts a game whose moves look different).
+        """
         key = self.filter(event)
         if not key:
+            name = type(self).__name__
             raise ValueError(
-                f"{type(self).__name__}.filter() returned {key!r} for the opening event; "
-                "a session needs a non-empty key"
+                f"{name}.filter() returned {key!r} for the message that opens the session, so "
+                f"the session has no key to hold; return a key for that message, or override "
+                f"{name}.open_key(event) to give the key a session opened from it holds"
             )
         return key
 
