@@ -474,7 +474,7 @@ async def test_a_filter_returning_an_empty_key_is_an_error() -> None:
     plugin = lab(recorder([]), Empty())
     async with Simulator(plugins=[plugin]) as sim:
         await sim.send(sim.user("a"), "/open")
-        assert plugin.outcomes and "non-empty key" in plugin.outcomes[0]
+        assert plugin.outcomes and "no key to hold" in plugin.outcomes[0]
         assert len(sim.app.sessions) == 0
 
 
