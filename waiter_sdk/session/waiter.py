@@ -15,9 +15,9 @@ Usage, inside a handler::
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, Protocol, Self, TypeVar, cast, overload
 
 from ..events import MessageEvent
 from .context import current_scope
@@ -25,7 +25,14 @@ from .controller import BusyPolicy, SessionController, WaiterCall
 from .filters import SenderSessionFilter, SessionFilter
 from .registry import ConflictPolicy, SessionRegistry
 
-__all__ = ["SessionWaiter", "open_session", "registry_of", "session_waiter"]
+__all__ = [
+    "SessionWaiter",
+    "SessionWaiterMethod",
+    "WaiterDecorator",
+    "open_session",
+    "registry_of",
+    "session_waiter",
+]
 
 _DEFAULT_FILTER = SenderSessionFilter()
 
@@ -89,12 +96,51 @@ def open_session(
     return session
 
 
-class SessionWaiter:
+_E = TypeVar("_E", bound=MessageEvent)
+_S = TypeVar("_S")
+# What a waiter is, as a type checker sees it: ``async def waiter(controller, event)``, whose
+# return value is ignored. A method takes the instance first.
+WaiterFunc = Callable[[SessionController, _E], Coroutine[Any, Any, object]]
+WaiterMethod = Callable[[_S, SessionController, _E], Coroutine[Any, Any, object]]
+
+
+def _shape(func: Callable[..., Any]) -> bool:
+    """Check that ``func`` can be called as a waiter; True when it is a method (takes self).
+
+    Checked when decorating, so that ``async def w(event)`` fails at import with its name,
+    not at the first reply with "takes 1 positional argument but 2 were given".
+    """
+    name = getattr(func, "__qualname__", repr(func))
+    if not inspect.iscoroutinefunction(func):
+        raise TypeError(f"session_waiter decorates an 'async def' function; {name!r} is not one")
+    signature = inspect.signature(func)
+    if _accepts(signature, 2):
+        return False
+    params = list(signature.parameters)
+    if params and params[0] in ("self", "cls") and _accepts(signature, 3):
+        return True
+    shown = ", ".join(params)
+    raise TypeError(
+        f"session_waiter: {name}({shown}) must take (controller, event), like "
+        f"'async def {getattr(func, '__name__', 'waiter')}(controller: SessionController, "
+        "event: MessageEvent)' (a method: (self, controller, event))"
+    )
+
+
+def _accepts(signature: inspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
+
+
+class SessionWaiter(Generic[_E]):
     """The callable that ``session_waiter`` makes; ``await waiter(event)`` runs one session."""
 
     def __init__(
         self,
-        func: Callable[..., Any],
+        func: Callable[..., Coroutine[Any, Any, object]],
         *,
         timeout: float,
         record_history_chains: bool,
@@ -103,11 +149,6 @@ class SessionWaiter:
         max_queue: int | None,
         bound: object = None,
     ) -> None:
-        if not asyncio.iscoroutinefunction(func):
-            raise TypeError(
-                f"session_waiter decorates an 'async def' function; "
-                f"{getattr(func, '__qualname__', func)!r} is not one"
-            )
         if conflict not in ("busy", "replace"):
             raise ValueError(f"conflict must be 'busy' or 'replace', not {conflict!r}")
         if busy not in ("queue", "drop"):
@@ -123,20 +164,6 @@ class SessionWaiter:
         self.__name__ = getattr(func, "__name__", "waiter")
         self.__qualname__ = getattr(func, "__qualname__", self.__name__)
         self.__doc__ = func.__doc__
-
-    def __get__(self, obj: object, objtype: type | None = None) -> SessionWaiter:
-        # A waiter defined as a method binds like one: the plugin instance comes first.
-        if obj is None:
-            return self
-        return SessionWaiter(
-            self.func,
-            timeout=self.timeout,
-            record_history_chains=self.record_history_chains,
-            conflict=self.conflict,
-            busy=self.busy,
-            max_queue=self.max_queue,
-            bound=obj,
-        )
 
     async def open(
         self, event: MessageEvent, session_filter: SessionFilter | None = None
@@ -166,7 +193,7 @@ class SessionWaiter:
 
     def _waiter_call(self) -> WaiterCall:
         if self._bound is None:
-            return self.func
+            return self.func  # type: ignore[return-value]
         bound, func = self._bound, self.func
 
         async def call(controller: SessionController, ev: MessageEvent) -> None:
@@ -185,13 +212,45 @@ class SessionWaiter:
         app stopped.
         """
         session = self._open(event, session_filter)
-        # SessionController.wait() inlined: one coroutine frame fewer for every opener to
-        # climb when 10,000 sessions time out together.
-        try:
-            await session._future
-        except asyncio.CancelledError:
-            session._end("cancelled")
-            raise
+        await session.wait()
+
+
+class SessionWaiterMethod(Generic[_S, _E]):
+    """``session_waiter`` on a method: reading it from an instance gives a ``SessionWaiter``."""
+
+    def __init__(self, waiter: SessionWaiter[_E]) -> None:
+        self._waiter = waiter
+        self.__wrapped__ = waiter.func
+        self.__name__ = waiter.__name__
+        self.__qualname__ = waiter.__qualname__
+        self.__doc__ = waiter.__doc__
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: _S, objtype: type | None = None) -> SessionWaiter[_E]: ...
+    def __get__(self, obj: _S | None, objtype: type | None = None) -> Self | SessionWaiter[_E]:
+        if obj is None:
+            return self
+        w = self._waiter
+        return SessionWaiter(
+            w.func,
+            timeout=w.timeout,
+            record_history_chains=w.record_history_chains,
+            conflict=w.conflict,
+            busy=w.busy,
+            max_queue=w.max_queue,
+            bound=obj,
+        )
+
+
+class WaiterDecorator(Protocol):
+    """What ``session_waiter(...)`` returns: it turns a waiter into a ``SessionWaiter``."""
+
+    @overload
+    def __call__(self, func: WaiterFunc[_E], /) -> SessionWaiter[_E]: ...
+    @overload
+    def __call__(self, func: WaiterMethod[_S, _E], /) -> SessionWaiterMethod[_S, _E]: ...
 
 
 def session_waiter(
@@ -201,17 +260,19 @@ def session_waiter(
     conflict: ConflictPolicy = "busy",
     busy: BusyPolicy = "queue",
     max_queue: int | None = None,
-) -> Callable[[Callable[..., Any]], SessionWaiter]:
+) -> WaiterDecorator:
     """Decorate ``async def waiter(controller, event)`` to make a session waiter.
 
     ``timeout`` is seconds from opening to the deadline. ``conflict="replace"`` ends a session
     that holds the same key instead of raising ``SessionBusyError``. ``busy`` says what happens
     to messages that arrive while a waiter call runs: ``"queue"`` (up to ``max_queue``, default
-    from settings) or ``"drop"``.
+    from settings) or ``"drop"``. A function that does not take ``(controller, event)`` (or
+    ``(self, controller, event)`` for a method) is a ``TypeError`` here, naming it.
     """
 
-    def decorate(func: Callable[..., Any]) -> SessionWaiter:
-        return SessionWaiter(
+    def decorate(func: Callable[..., Coroutine[Any, Any, object]]) -> Any:
+        is_method = _shape(func)
+        waiter: SessionWaiter[Any] = SessionWaiter(
             func,
             timeout=timeout,
             record_history_chains=record_history_chains,
@@ -219,5 +280,6 @@ def session_waiter(
             busy=busy,
             max_queue=max_queue,
         )
+        return SessionWaiterMethod(waiter) if is_method else waiter
 
-    return decorate
+    return cast(WaiterDecorator, decorate)
