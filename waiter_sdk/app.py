@@ -146,8 +146,7 @@ class App:
         dropped = self._gates.clear()
         if dropped:
             logger.warning("{} held messages dropped at shutdown", dropped)
-        for session in list(self.session_registry):
-            session._end("shutdown")
+        self.session_registry.shutdown()
         # Let released openers run their except/finally blocks before tasks are cancelled.
         for _ in range(3):
             await asyncio.sleep(0)
@@ -302,14 +301,12 @@ class App:
         if self._exit_words and event.message_str.strip() in self._exit_words:
             session = self.session_registry.route(event)
             if session is not None:
-                session._end("cancelled")
+                self.session_registry.cancel(session)
                 notice = self.settings.session.exit_notice
                 if notice:
                     self.tasks.spawn(self._notify(event, notice))
                 return
-        session = self.session_registry.route(event)
-        if session is not None:
-            session._deliver(event)
+        if self.session_registry.take(event):
             return
         gates = self._gates
         if gates.closed and gates.hold(event):

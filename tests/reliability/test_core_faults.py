@@ -80,7 +80,7 @@ async def test_a_hanging_waiter_still_times_out_and_releases_its_opener() -> Non
         await sim.send(alice, "queued behind the hang")
         await sim.advance(30)
         assert plugin.outcomes == {
-            "alice": "SessionTimeoutError: session sender|sim|bot|p|alice timed out"
+            "alice": "SessionTimeoutError: session sender|sim|bot|palice|alice timed out"
         }
         assert len(sim.app.session_registry.tasks) == 0
 

@@ -238,7 +238,7 @@ async def run_load(shape: Shape) -> dict[str, Any]:
         expected = {i for ids in hot_sent.values() for i in ids[1 + MAX_QUEUE :]}
         assert dropped == expected and len(dropped) == shape.drops
         # counted on both sides: sent = session deliveries + handler runs + counted drops
-        counted_drops = sum(c._dropped for c in controllers)
+        counted_drops = sum(c.dropped for c in controllers)
         assert counted_drops == shape.drops
         assert plugin.by_session + plugin.by_handler + counted_drops == len(sent_ids)
         # ... and each drop logged once, with the key of its session

@@ -619,7 +619,7 @@ async def test_stopping_the_app_ends_a_waiting_session_and_leaves_nothing() -> N
         await sim.send(sim.user("alice"), "/wait", group="g1")
         [info] = sim.app.sessions.list()
         assert (info.plugin, info.filter) == ("waiting", "BotoySessionFilter")
-        assert info.key == "botoy|waiting|sim|bot|m|g1|alice"
+        assert info.key == "botoy|sim|bot|gg1|alice|waiting"
     assert ended == [SessionClosedError]
     assert len(sim.app.session_registry) == 0
     assert not sim.app.session_registry._by_key

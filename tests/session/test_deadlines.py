@@ -117,7 +117,7 @@ async def test_dead_heap_entries_are_compacted_while_a_session_stays_open(
     for i in range(3 * _COMPACT_AT):
         task = opened(sim, waiter, f"brief{i}")
         await sim.settle()
-        await sim.app.sessions.close(f"sender|sim|bot|p|brief{i}")
+        await sim.app.sessions.close(f"sender|sim|bot|pbrief{i}|brief{i}")
         await task
     assert len(registry) == 1
     assert len(registry._heap) <= _COMPACT_AT + 2

@@ -74,7 +74,7 @@ async def test_busy_queue_keeps_order_up_to_max_queue_then_drops_with_warning(
         assert plugin.got == ["1", "2", "3", "4"]  # one running + three queued
         dropped = [line for line in logs if "dropped one (max_queue)" in line]
         assert len(dropped) == 2
-        assert "sender|sim|bot|p|a" in dropped[0] and "slow" in dropped[0]
+        assert "sender|sim|bot|pa|a" in dropped[0] and "slow" in dropped[0]
 
 
 async def test_busy_drop_discards_what_arrives_during_a_call() -> None:
@@ -302,7 +302,7 @@ async def test_ten_thousand_sessions_end_for_every_reason_and_leave_nothing() ->
             sim.app.dispatch(sim.message(sim.user(event.sender_id), reason))
     await sim.settle()
     for event in events["cancelled"]:
-        await sim.app.sessions.close(f"sender|sim|bot|p|{event.sender_id}")
+        await sim.app.sessions.close(f"sender|sim|bot|p{event.sender_id}|{event.sender_id}")
     for event in events["replaced"]:
         twin = sim.message(sim.user(event.sender_id), "again")
         twin._context = sim.app
@@ -337,6 +337,6 @@ async def test_ten_thousand_sessions_end_for_every_reason_and_leave_nothing() ->
     openers.clear()
     del opener, error, twin
     gc.collect()
-    ours = {f"sender|sim|bot|p|{r}-{i}" for r in reasons for i in range(per_reason)}
+    ours = {f"sender|sim|bot|p{r}-{i}|{r}-{i}" for r in reasons for i in range(per_reason)}
     left = [o for o in gc.get_objects() if isinstance(o, Controller) and o.key in ours]
     assert left == []

@@ -347,7 +347,7 @@ async def test_rule10_old_session_cleanup_never_evicts_the_newer_one() -> None:
         new = sim.app.session_registry.get(old.key)
         assert new is not None and new is not old
         old._end("stopped")  # a late, repeated cleanup of the old one
-        sim.app.session_registry._remove(old)
+        sim.app.session_registry.remove(old)
         assert sim.app.session_registry.get(old.key) is new
         await sim.send(a, "stop")
         await task

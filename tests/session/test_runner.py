@@ -107,4 +107,6 @@ async def test_session_ends_are_logged_at_debug_level_only(
         await sim.send(sim.user("a"), "done")
         assert await task is None
     ends = [line for line in logs if "ended: stopped" in line]
-    assert ends == (["DEBUG session sender|sim|bot|p|a (plugin ) ended: stopped"] if logged else [])
+    assert ends == (
+        ["DEBUG session sender|sim|bot|pa|a (plugin ) ended: stopped"] if logged else []
+    )

@@ -95,7 +95,7 @@ async def test_astrbot_9996_older_session_cleanup_does_not_evict_newer_one() -> 
         assert new is not old
         # The old session's cleanup runs again late (AstrBot's finally-block race).
         old._end("timeout")
-        sim.app.session_registry._remove(old)
+        sim.app.session_registry.remove(old)
         assert sim.app.session_registry.get(new.key) is new
         await sim.send(alice, "d4", group="g1")
         assert game.answers == [("alice", "done"), ("alice", "d4")]

@@ -49,14 +49,16 @@ Where this differs from botoy, on purpose:
 * Ended from outside (an exit word, ``app.sessions.close``, the app stopping), a waiting or later
   ``text()`` raises ``SessionClosedError``, which ends the handler quietly.
 
-There is no idle deadline: a botoy session lives as long as its handler (``app.sessions`` shows a
-deadline a year away); each ``text()`` call has its own timeout (``set_default_timeout``, 30 s).
+There is no idle deadline: a botoy session lives as long as its handler. While a getter waits,
+its timeout (``set_default_timeout``, 30 s) is the session's deadline; between two questions the
+session has none (``app.sessions`` shows ``None``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn, TypeVar, overload
@@ -66,8 +68,9 @@ from loguru import logger
 from ..events import Component, Image, MessageEvent, MessageEventResult, Target
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from .context import current_scope
-from .controller import EndReason, SessionController
-from .filters import SessionFilter, part
+from .controller import SessionController
+from .filters import SessionFilter
+from .keys import SessionKey, encode_key
 from .registry import SessionRegistry
 from .waiter import registry_of
 
@@ -80,13 +83,11 @@ Sendable = str | Component | Sequence[Component | str] | MessageEventResult
 FinishInfo = str | Callable[[], str]
 
 DEFAULT_TIMEOUT = 30.0
-# A botoy session has no idle deadline, but the controller needs one: a year, finite so that
-# app.sessions and the sandbox inspector (JSON) can show it.
-_NO_DEADLINE = 365 * 24 * 3600.0
 
 
-def _base(plugin: str, event: MessageEvent) -> str:
-    return f"botoy|{part(plugin)}|{part(event.platform)}|{part(event.self_id)}"
+def _key(plugin: str, platform: str, bot: str, chat: str, sender: str = "") -> str:
+    # One plugin's botoy sessions are told apart from everyone else's by the topic.
+    return encode_key("botoy", platform, bot, chat, sender, topic=plugin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,13 @@ class BotoyScope:
     group_id: str | None = None
     user_id: str | None = None
 
-    def _key(self, base: str) -> str:
+    def key(self, plugin: str, platform: str, bot: str) -> str:
+        """The session key of this scope for ``plugin`` on that bot account."""
         if self.kind == "group":
-            return f"{base}|g|{part(self.group_id)}"
+            return _key(plugin, platform, bot, f"g{self.group_id}")
         if self.kind == "member":
-            return f"{base}|m|{part(self.group_id)}|{part(self.user_id)}"
-        return f"{base}|u|{part(self.user_id)}"
+            return _key(plugin, platform, bot, f"g{self.group_id}", self.user_id or "")
+        return _key(plugin, platform, bot, f"p{self.user_id}", self.user_id or "")
 
     def describe(self) -> str:
         if self.kind == "group":
@@ -121,12 +123,12 @@ class BotoyScope:
 class BotoySessionFilter(SessionFilter):
     """Routes messages to one plugin's ``start_session`` sessions, whatever their scope.
 
-    Usage: made by ``start_session``; one distinct filter per plugin, so routing computes one key
-    per plugin that has botoy sessions open, however many sessions are open.
+    Usage: made by ``start_session``; one distinct filter per plugin, so routing computes the
+    keys of one filter per plugin that has botoy sessions open, however many are open.
 
-    A private message from U gives U's private key, held by U's private session or, as an extra
-    key, by a member session of U. A group message gives the member key when this plugin has a
-    session for that member (botoy looks the member up before the group), else the group key.
+    A private message from U has U's private key, held by U's private session or, as an extra
+    key, by a member session of U. A group message has two keys, in botoy's order: the member's
+    own session first, then the whole group's (``keys``); the first one held takes it.
     """
 
     def __init__(self, plugin: str, open_key: str = "") -> None:
@@ -137,19 +139,30 @@ class BotoySessionFilter(SessionFilter):
         # The opening key belongs to one session; routing depends on the plugin only.
         return (BotoySessionFilter, (("plugin", self.plugin),))
 
+    def keys(self, event: MessageEvent) -> tuple[str, ...]:
+        sender = event.sender_id
+        if sender == event.self_id:
+            return ()  # the bot's own echo must never feed a session (a group parrot loops)
+        platform, bot, group = event.platform, event.self_id, event.group_id
+        if group is None:
+            return (_key(self.plugin, platform, bot, f"p{sender}", sender),)
+        chat = f"g{group}"
+        return (
+            _key(self.plugin, platform, bot, chat, sender),
+            _key(self.plugin, platform, bot, chat),
+        )
+
     def filter(self, event: MessageEvent) -> str | None:
-        if event.sender_id == event.self_id:
-            return None  # the bot's own echo must never feed a session (a group parrot loops)
-        base = _base(self.plugin, event)
-        if event.group_id is None:
-            return f"{base}|u|{part(event.sender_id)}"
-        member = f"{base}|m|{part(event.group_id)}|{part(event.sender_id)}"
-        if registry_of(event).get(member) is not None:
-            return member
-        return f"{base}|g|{part(event.group_id)}"
+        keys = self.keys(event)
+        return keys[0] if keys else None
 
     def open_key(self, event: MessageEvent) -> str:
         return self._open_key
+
+    def route_id(self, key: str) -> str | None:
+        # A member's or a private session: the user's id; a whole group's: the group's.
+        decoded = SessionKey.decode(key)
+        return decoded.sender or decoded.chat[1:] or None
 
 
 def _is_id(value: object) -> bool:
@@ -195,44 +208,36 @@ def _resolve_scope(
     return BotoyScope("member", event.group_id, sender), event.target
 
 
-class _BotoyController(SessionController):
-    """A controller whose mailbox is read by ``text()`` instead of a pump calling a waiter."""
-
-    __slots__ = ("front",)
-
-    front: BotoySession
-
-    def _deliver(self, event: MessageEvent) -> None:
-        # Called synchronously by dispatch: a waiting text() gets the message with no task.
-        self.front._arrive(event)
-
-    def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
-        if self.reason is not None:
-            return
-        super()._end(reason, error)
-        future = self._future
-        if future.done() and not future.cancelled():
-            future.exception()  # nobody awaits a botoy session's future: mark it retrieved
-        self.front._closed()
-
-
-async def _never_called(controller: SessionController, event: MessageEvent) -> None:
-    raise RuntimeError("a botoy session delivers to text(), never to a waiter call")
-
-
 def _wanted(event: MessageEvent, want: Want) -> bool:
     if want == "any":
         return True
     return (event.group_id is None) == (want == "private")
 
 
-def _expire(waiter: asyncio.Future[MessageEvent | None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+class _Inbox:
+    """What a botoy session plugs into its core session (the ``Inbox`` seam of ``seams.py``)."""
+
+    __slots__ = ("front",)
+
+    def __init__(self, front: BotoySession) -> None:
+        self.front = front
+
+    def put(self, event: MessageEvent) -> None:
+        self.front._put(event)
+
+    def expired(self) -> bool:
+        return self.front._expired()
+
+    def closed(self) -> None:
+        self.front._closed()
 
 
 class BotoySession:
     """One ``start_session`` conversation: read the next messages with ``text()``.
+
+    Its core is a plain session with an inbox plugged in (``_Inbox``): the session hands every
+    routed message to it, and its deadline is the deadline of the getter that waits (none
+    between two questions, when the handler may take as long as it needs).
 
     Usage::
 
@@ -279,7 +284,7 @@ class BotoySession:
         self._private_key: str | None = None
         self.scope = scope
         self.skip_responder = skip_responder
-        self._controller: _BotoyController  # set by start_session before anyone can use it
+        self._controller: SessionController  # set by start_session before anyone can use it
 
     # --- state ------------------------------------------------------------------------------
 
@@ -529,33 +534,34 @@ class BotoySession:
         waiter: asyncio.Future[MessageEvent | None] = loop.create_future()
         self._waiter = waiter
         self._want = want
-        handle: asyncio.TimerHandle | None = None
         try:
-            mailbox = controller._mailbox
-            if mailbox:  # skip_responder=False: an early answer waits here, oldest first
-                for n, early in enumerate(mailbox):
-                    if _wanted(early, want):
-                        waiter.set_result(mailbox.pop(n))
-                        break
+            # skip_responder=False: an early answer waits in the session's queue, oldest first.
+            early = controller._take_queued(lambda e: _wanted(e, want))
+            if early is not None:
+                waiter.set_result(early)
             if prompt is not None:
                 await self.send(prompt)
             if not waiter.done():
-                handle = loop.call_at(loop.time() + seconds, _expire, waiter)
+                # This wait's deadline is the session's: one entry in the registry's heap.
+                controller._set_deadline(loop.time() + seconds)
             event = await waiter
         finally:
             self._waiter = None
-            if handle is not None:
-                handle.cancel()
+            if controller.reason is None:
+                controller._set_deadline(math.inf)  # no deadline until the next question
         if event is None:
             self._check_open()  # woken by the end of the session, not by the timeout
             return None
         self._last = event
         return event
 
-    def _arrive(self, event: MessageEvent) -> None:
+    # --- what the session tells its front, through _Inbox --------------------------------------
+
+    def _put(self, event: MessageEvent) -> None:
+        # A message routed to this session (synchronously, from dispatch).
         waiter = self._waiter
         if waiter is not None and not waiter.done() and _wanted(event, self._want):
-            waiter.set_result(event)
+            waiter.set_result(event)  # a waiting getter gets it with no task
             return
         controller = self._controller
         if self.skip_responder:
@@ -568,20 +574,18 @@ class BotoySession:
             )
             controller.pass_on(event)
             return
-        mailbox = controller._mailbox
-        if mailbox is None:
-            mailbox = controller._mailbox = []
-        if len(mailbox) >= controller.max_queue:
-            logger.warning(
-                "botoy session {} (plugin {}) has {} unread messages: dropped one (max_queue)",
-                controller.key,
-                controller.plugin or "?",
-                len(mailbox),
-            )
-            return
-        mailbox.append(event)
+        controller._enqueue(event)  # the session's own rule: max_queue, then a warning
+
+    def _expired(self) -> bool:
+        # The getter's wait is over: it returns None; the session goes on.
+        self._controller._set_deadline(math.inf)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        return True
 
     def _closed(self) -> None:
+        # The session ended: a waiting getter wakes (and raises SessionClosedError).
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -590,7 +594,7 @@ class BotoySession:
         # A member session also takes its user's private messages, unless another session of
         # the plugin holds them; retried at each wait so it takes over once that one ends.
         key = self._private_key
-        if key is not None and key not in (self._controller.sent_keys or ()):
+        if key is not None:
             self._registry.add_key(self._controller, key)
 
     # --- writing and ending -----------------------------------------------------------------
@@ -712,28 +716,28 @@ def start_session(
     registry = registry_of(event)
     scope, reply_target = _resolve_scope(event, group, friend, multi_user)
     plugin = handler_scope.plugin
-    base = _base(plugin, event)
-    key = scope._key(base)
+    platform, bot = event.platform, event.self_id
+    key = scope.key(plugin, platform, bot)
     session = BotoySession(registry, event, scope, reply_target, skip_responder)
-    controller = _BotoyController(
+    controller = SessionController(
         registry,
         key=key,
         session_filter=BotoySessionFilter(plugin, key),
         event=event,
-        call=_never_called,
-        timeout=_NO_DEADLINE,  # each text() call carries its own timeout
+        call=None,  # the front reads the session itself: no waiter call
+        timeout=math.inf,  # no deadline until a getter waits
         busy="queue",
         max_queue=registry.default_max_queue,
         plugin=plugin,
+        inbox=_Inbox(session),
     )
-    controller.front = session
     session._controller = controller
     try:
         registry.open(controller, "busy")
     except SessionBusyError:
         raise SessionBusyError(_busy_message(registry, key, plugin, scope)) from None
     if scope.kind == "member":
-        session._private_key = BotoyScope("private", None, scope.user_id)._key(base)
+        session._private_key = BotoyScope("private", None, scope.user_id).key(plugin, platform, bot)
         session._claim_private_messages()
     handler_scope.cleanups.append(controller.stop)
     logger.debug("botoy session {} opened: {}", key, scope.describe())

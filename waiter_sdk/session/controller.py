@@ -1,17 +1,26 @@
 """``SessionController``: one open session, its mailbox, its deadline and its opener's future.
 
-A session is a mailbox, a deadline and one future. The opener awaits the future. An event for an
-idle session is handed to the registry's runner, which starts the waiter call at once; a call that
-waits keeps a task, and events arriving meanwhile queue in the mailbox and run after it, one at a
-time, so an idle session owns no task. The deadline is an entry in the registry's timer heap on
-the loop clock. Every way of ending goes through ``_end``, which drops the timer entry, cancels
-the running call when the end came from outside, resolves the future, removes the registry
-entries (only if they still point here), and hands queued events back.
+A session is a mailbox, a deadline and one future. The opener awaits the future. The session
+owns its run state (``RunState``): idle (no call, no task), scheduled (an event waits for the
+registry's runner to start its call) or running (a call runs, in ``_task``); events arriving
+while a call runs queue in the mailbox and run after it, one at a time, so an idle session owns
+no task. The deadline is an entry in the registry's timer heap on the loop clock.
+
+Every way of ending goes through ``_end``, which drops the timer entry, cancels the running call
+when the end came from outside, resolves the future, has the registry drop its entries (only
+if they still point here), and hands queued events back.
+
+A front end that reads the session itself instead of having a waiter called (botoy's
+``start_session``) plugs an ``Inbox`` in: routed events go to it, and it may take a passing
+deadline as "this wait is over" rather than "the session is over". The seams between this
+module, the registry, the runner and the fronts are written down in ``seams.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import math
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,19 +31,28 @@ from ..exceptions import SessionClosedError, SessionTimeoutError
 
 if TYPE_CHECKING:
     from .filters import SessionFilter
-    from .registry import SessionRegistry
+    from .seams import Host, Inbox
 
-__all__ = ["EndReason", "SessionController", "WaiterCall"]
+__all__ = ["BusyPolicy", "EndReason", "RunState", "SessionController", "WaiterCall"]
 
 EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
 # A coroutine function: the runner steps the coroutine itself (see Runner).
-WaiterCall = Callable[["SessionController", MessageEvent], Coroutine[Any, Any, None]]
+WaiterCall = Callable[["SessionController", MessageEvent], Coroutine[Any, Any, object]]
 BusyPolicy = Literal["queue", "drop"]
-
-_SCHEDULED = object()
 
 # Ends decided from outside the waiter: its running call is cancelled and may send nothing more.
 _INTERRUPTING = frozenset({"timeout", "cancelled", "replaced", "shutdown"})
+
+
+class RunState(enum.Enum):
+    """Where a session's waiter calls stand (its end is ``controller.reason``, apart)."""
+
+    IDLE = "idle"  # no call, no task: the next event starts one
+    SCHEDULED = "scheduled"  # an event waits for the runner to start its call
+    RUNNING = "running"  # a call runs, in the session's task; later events queue
+
+
+IDLE, SCHEDULED, RUNNING = RunState.IDLE, RunState.SCHEDULED, RunState.RUNNING
 
 
 class SessionController:
@@ -49,59 +67,56 @@ class SessionController:
     __slots__ = (
         "_call",
         "_dropped",
-        "_entry",
         "_first",
         "_future",
         "_history",
+        "_host",
+        "_inbox",
         "_loop",
         "_mailbox",
-        "_pump",
-        "_record",
-        "_registry",
-        "_route_id",
-        "_timer_when",
+        "_state",
+        "_task",
         "busy",
         "deadline",
         "event",
+        "extra_keys",
         "filter",
         "key",
         "max_queue",
         "opened_at",
         "plugin",
         "reason",
-        "sent_keys",
+        "route_id",
         "seq",
+        "timer_entry",
+        "timer_when",
     )
 
     def __init__(
         self,
-        registry: SessionRegistry,
+        host: Host,
         *,
         key: str,
         session_filter: SessionFilter,
         event: MessageEvent,
-        call: WaiterCall,
+        call: WaiterCall | None,
         timeout: float,
         record_history: bool = False,
         busy: BusyPolicy = "queue",
         max_queue: int = 64,
         plugin: str = "",
+        inbox: Inbox | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._registry = registry
+        self._host = host
         self._call = call
+        self._inbox = inbox
         self._future: asyncio.Future[None] = loop.create_future()
         self._mailbox: list[MessageEvent] | None = None
         self._first: MessageEvent | None = None
-        # None: idle (no task). _SCHEDULED: a runner will start the call. A task: running.
-        self._pump: asyncio.Task[None] | object | None = None
-        # The registry's timer heap entry [deadline, push number, self], and the deadline it was
-        # pushed with; keep() moving the deadline later leaves both alone until the entry is due.
-        self._entry: list[Any] | None = None
-        self._timer_when = 0.0
-        self._route_id: str | None = None  # the raw id the registry counts for this session
-        self._record = record_history
+        self._state = IDLE
+        self._task: asyncio.Task[Any] | None = None
         self._history: list[tuple[Component, ...]] | None = [] if record_history else None
         self._dropped = 0
         self.key = key
@@ -111,10 +126,17 @@ class SessionController:
         self.busy = busy
         self.max_queue = max_queue
         self.opened_at = loop.time()
+        # math.inf: no deadline (a botoy session while no getter waits).
         self.deadline = self.opened_at + timeout
         self.reason: EndReason | None = None
+        # Kept here for the registry, which alone reads and writes them (see seams.Registered):
+        # the opening order, the timer heap entry and the deadline it was pushed with, the raw
+        # id of the routing pre-check, and the keys the session answers to besides its own.
         self.seq = 0
-        self.sent_keys: list[str] | None = None
+        self.timer_entry: list[Any] | None = None
+        self.timer_when = 0.0
+        self.route_id: str | None = None
+        self.extra_keys: list[str] | None = None
 
     # --- the public controller ------------------------------------------------------------
 
@@ -125,7 +147,8 @@ class SessionController:
 
     @property
     def remaining(self) -> float:
-        """Seconds left until the deadline on the loop clock (0 once ended or past)."""
+        """Seconds left until the deadline on the loop clock (0 once ended or past; ``inf``
+        while the session has no deadline)."""
         if self.reason is not None:
             return 0.0
         return max(0.0, self.deadline - self._loop.time())
@@ -136,8 +159,23 @@ class SessionController:
         return len(self._mailbox) if self._mailbox else 0
 
     @property
+    def dropped(self) -> int:
+        """Events this session turned away: ``busy="drop"``, or a full queue (``max_queue``)."""
+        return self._dropped
+
+    @property
+    def busy_now(self) -> bool:
+        """True while a waiter call runs or is about to start."""
+        return self._state is not IDLE
+
+    @property
     def history_length(self) -> int:
         return len(self._history) if self._history is not None else 0
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the session was ended from outside; its waiter may send nothing more."""
+        return self.reason in _INTERRUPTING
 
     def keep(self, timeout: float = 0, reset_timeout: bool = False) -> None:
         """Move the deadline.
@@ -150,14 +188,11 @@ class SessionController:
             return
         now = self._loop.time()
         deadline = now + timeout if reset_timeout else self.deadline + timeout
-        self.deadline = deadline
         if deadline <= now:
+            self.deadline = deadline
             self._end("exhausted")
             return
-        if deadline < self._timer_when:
-            # Earlier than the armed timer: re-arm. A later deadline needs nothing now; the
-            # timer re-arms itself when it fires, so a keep per message costs no heap churn.
-            self._arm()
+        self._set_deadline(deadline)
 
     def stop(self, error: BaseException | None = None) -> None:
         """End the session now; the opener's call returns ``None``, or raises ``error``."""
@@ -185,7 +220,7 @@ class SessionController:
         For a waiter that sees something that is not for it (a command typed mid-game).
         It reaches the plugins ahead of anything queued behind it.
         """
-        self._registry._release([event])
+        self._host.release([event])
 
     async def wait(self) -> None:
         """Wait until the session ends; see ``session_waiter`` for what is returned or raised.
@@ -198,83 +233,125 @@ class SessionController:
             self._end("cancelled")
             raise
 
-    # --- lifecycle, driven by the registry and the waiter ---------------------------------
+    # --- the deadline ---------------------------------------------------------------------
 
-    def _arm(self) -> None:
-        self._registry._arm(self)
+    def _set_deadline(self, deadline: float) -> None:
+        """Move the deadline (``math.inf``: none), re-arming the registry's timer if need be."""
+        self.deadline = deadline
+        if deadline < self.timer_when or self.timer_entry is None:
+            # Earlier than the armed entry, or none armed: arm now. A later deadline needs
+            # nothing now; the entry re-arms itself when it comes due, so a keep per message
+            # costs no heap churn.
+            self._host.arm(self)
 
     def _on_deadline(self) -> None:
         """The timer entry came due (called by the registry, which has already dropped it)."""
         if self.reason is not None:
             return
-        if self.deadline > self._timer_when:
-            self._arm()
-        else:
-            self._end("timeout")
+        if self.deadline > self.timer_when:
+            self._host.arm(self)
+            return
+        inbox = self._inbox
+        if inbox is not None and inbox.expired():
+            return  # the front end's wait is over, not the session
+        self._end("timeout")
+
+    # --- events in --------------------------------------------------------------------------
 
     def _deliver(self, event: MessageEvent) -> None:
         """Take an event routed to this session (called synchronously by dispatch)."""
-        if self._pump is None:
-            # Idle: the registry's runner starts the call; until then it is "scheduled".
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.put(event)
+            return
+        if self._state is IDLE:
+            # The registry's runner starts the call; until then the session is "scheduled".
             self._first = event
-            self._pump = _SCHEDULED
-            runner = self._registry.runner  # Runner.schedule(), inlined: once per message
-            runner._ready.append(self)
-            if runner._task is None:
-                runner._start()
-        else:
-            if self.busy == "drop":
-                self._dropped += 1
-                logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
-                return
-            mailbox = self._mailbox
-            if mailbox is None:
-                mailbox = self._mailbox = []
-            if len(mailbox) >= self.max_queue:
-                self._dropped += 1
-                logger.warning(
-                    "session {} (plugin {}) has {} queued messages: dropped one (max_queue)",
-                    self.key,
-                    self.plugin or "?",
-                    len(mailbox),
-                )
-                return
-            mailbox.append(event)
+            self._state = SCHEDULED
+            self._host.schedule(self)
+        elif not self._enqueue(event):
+            return
         if self.filter.follows_delivered:
             self._follow(event)
+
+    def _enqueue(self, event: MessageEvent) -> bool:
+        """Queue ``event`` for later (the one rule of ``busy`` and ``max_queue``)."""
+        if self.busy == "drop":
+            self._dropped += 1
+            logger.debug("session {} busy: dropped a message (busy='drop')", self.key)
+            return False
+        mailbox = self._mailbox
+        if mailbox is None:
+            mailbox = self._mailbox = []
+        if len(mailbox) >= self.max_queue:
+            self._dropped += 1
+            logger.warning(
+                "session {} (plugin {}) has {} queued messages: dropped one (max_queue)",
+                self.key,
+                self.plugin or "?",
+                len(mailbox),
+            )
+            return False
+        mailbox.append(event)
+        return True
+
+    def _take_queued(self, wanted: Callable[[MessageEvent], bool]) -> MessageEvent | None:
+        """The oldest queued event that ``wanted`` accepts, out of the queue (for an inbox)."""
+        mailbox = self._mailbox
+        if mailbox:
+            for n, event in enumerate(mailbox):
+                if wanted(event):
+                    return mailbox.pop(n)
+        return None
 
     def _follow(self, event: MessageEvent) -> None:
         # A message this session took belongs to it: quoting it later reaches it too.
         key = self.filter.key_for_delivered(event)
         if key:
-            self._registry.add_key(self, key)
+            self._host.add_key(self, key)
 
-    def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, None]:
+    # --- waiter calls, driven by the runner (seams.Runnable) --------------------------------
+
+    def _start(self, task: asyncio.Task[Any]) -> MessageEvent | None:
+        """The runner starts this session's scheduled call in ``task``: its event, or None if
+        the session ended meanwhile (its event was handed back)."""
+        event = self._first
+        if event is None or self._state is not SCHEDULED:
+            return None
+        self._first = None
+        self._state = RUNNING
+        self._task = task
+        return event
+
+    def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, object]:
         """The waiter call for ``event`` (not started), recorded in the history first."""
         if self._history is not None:
             self._history.append(tuple(event.message))
+        assert self._call is not None
         return self._call(self, event)
 
-    def _next_queued(self) -> MessageEvent | None:
-        """The next queued event to run, or ``None``: then the session is idle again."""
+    def _call_done(self) -> MessageEvent | None:
+        """A call finished: the next queued event to run, or ``None`` (idle again)."""
         mailbox = self._mailbox
         if self.reason is None and mailbox:
             return mailbox.pop(0)
-        self._pump = None
+        self._state = IDLE
+        self._task = None
         if mailbox is not None and not mailbox:
             self._mailbox = None
         return None
 
     def _call_failed(self, exc: BaseException) -> None:
         """A waiter call raised ``exc``: end the session by the rule for that exception."""
-        self._pump = None
+        self._state = IDLE
+        self._task = None
         if isinstance(exc, asyncio.CancelledError):
             if self.reason is None:  # cancelled from outside the session machinery
                 self._end("cancelled")
         elif isinstance(exc, Exception):
             self._end("error", exc)
 
-    async def _drive(self, call: Awaitable[None]) -> None:
+    async def _drive(self, call: Awaitable[object]) -> None:
         """Go on with a waiter call that waits, then run what queued behind it, one at a time.
 
         Runs in the task that the call found itself in (see ``Runner``).
@@ -283,7 +360,7 @@ class SessionController:
             while True:
                 try:
                     await call
-                    event = self._next_queued()
+                    event = self._call_done()
                     if event is None:
                         return
                     call = self._begin(event)
@@ -297,28 +374,31 @@ class SessionController:
                     self._call_failed(exc)
                     return
         finally:
-            self._pump = None
+            self._state = IDLE
+            self._task = None
             if self._mailbox is not None and not self._mailbox:
                 self._mailbox = None
+
+    # --- the end --------------------------------------------------------------------------
 
     def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
         if self.reason is not None:
             return
         self.reason = reason
-        self._registry._remove(self)
-        pump = self._pump
+        self._host.remove(self)
         leftover = self._mailbox
         self._mailbox = None
-        if pump is _SCHEDULED:
+        if self._state is SCHEDULED:
             # Its first event never started: it counts as queued, and goes first (rule 8).
             first, self._first = self._first, None
-            self._pump = None
+            self._state = IDLE
             if first is not None:
                 leftover = [first, *(leftover or ())]
-        elif isinstance(pump, asyncio.Task) and reason in _INTERRUPTING:
+        elif self._state is RUNNING and reason in _INTERRUPTING:
+            task = self._task
             current = asyncio.current_task(self._loop) if self._loop.is_running() else None
-            if pump is not current:
-                pump.cancel()
+            if task is not None and task is not current:
+                task.cancel()
         future = self._future
         if not future.done():
             if error is not None:
@@ -329,18 +409,22 @@ class SessionController:
                 future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
             else:
                 future.set_result(None)
-            if future.done() and not future.cancelled():
+            if not future.cancelled():
                 # The opener may be gone (opened with .open() and never waited, or its task
-                # crashed first); the end is logged by the registry, so asyncio need not warn
-                # "exception was never retrieved" at garbage collection as well.
+                # crashed first, or a front end that never awaits it); the end is logged by
+                # the registry, so asyncio need not warn "exception was never retrieved" too.
                 future.exception()
-        self._registry._ended(self, leftover)
-
-    @property
-    def interrupted(self) -> bool:
-        """True when the session was ended from outside; its waiter may send nothing more."""
-        return self.reason in _INTERRUPTING
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.closed()
+        self._host.ended(self, leftover)
 
     def __repr__(self) -> str:
-        state = self.reason or f"open, {self.remaining:.1f}s left"
+        state: str
+        if self.reason is not None:
+            state = self.reason
+        elif math.isinf(self.deadline):
+            state = "open, no deadline"
+        else:
+            state = f"open, {self.remaining:.1f}s left"
         return f"<SessionController {self.key} ({state})>"

@@ -11,6 +11,8 @@ computes each distinct filter's key once per event, however many sessions use it
 
 A filter may return ``None`` for "this event is outside every session of mine" (a message that
 quotes nothing, for ``ReplySessionFilter``); an empty string is a bug in the filter and an error.
+
+The built-in filters build their keys with ``keys.encode_key``, the one encoding of every key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import itertools
 from typing import Any
 
 from ..events import MessageEvent
+from .keys import SessionKey, encode_key
 
 __all__ = [
     "GroupSessionFilter",
@@ -27,27 +30,6 @@ __all__ = [
     "SessionFilter",
     "UserSessionFilter",
 ]
-
-
-def part(value: str | None) -> str:
-    """One component of a key, escaped so that no id can forge another key's separators.
-
-    Ids come from platforms and, in the sandbox, from what people type as a name: a sender named
-    ``b|p|a`` must not produce the key of another conversation.
-    """
-    if value is None:
-        return "-"
-    if "|" in value or "\\" in value or value == "-":
-        return "\\" + value.replace("\\", "\\\\").replace("|", "\\!")
-    return value
-
-
-# The built-in filters first join the raw ids and keep that key when no id held a separator or a
-# backslash (the separator count is right, and there is no backslash). Such keys cannot meet an
-# escaped one, which always holds a backslash, and are unambiguous among themselves. Nearly every
-# id passes, and the test is two string scans instead of a part() call per id, on the path every
-# routed message takes. (A bare "-" id stays "-" here: part() only needs "-" for a missing id,
-# and these ids are strings by the event's contract; the group is handled apart.)
 
 
 _IDENTITY = "_session_filter_identity"
@@ -87,6 +69,26 @@ class SessionFilter:
 
     def key_for_sent(self, event: MessageEvent, message_id: str) -> str | None:
         """An extra key under which the session also receives events, for a message it sent."""
+        return None
+
+    def keys(self, event: MessageEvent) -> tuple[str, ...]:
+        """Keys of ``event`` in order of preference; the first one an open session holds wins.
+
+        Most filters have one key per event, ``filter(event)``, and need not override this. A
+        filter that prefers one session over another for the same event (botoy: a member's own
+        session before the whole group's) gives them in order here.
+        """
+        key = self.filter(event)
+        return (key,) if key else ()
+
+    def route_id(self, key: str) -> str | None:
+        """An id that every event this filter maps to ``key`` carries, as its sender or group id.
+
+        It lets routing turn away, with two dict lookups and no key built, a message whose
+        sender and group hold no session (most chat in a busy bot). ``None`` (the default) means
+        "no such id": while a session of this filter is open, every message computes its key.
+        Override it in a filter whose keys are made of a sender or group id.
+        """
         return None
 
     def key_for_delivered(self, event: MessageEvent) -> str | None:
@@ -131,17 +133,24 @@ class SessionFilter:
         return f"{type(self).__name__}({params})"
 
 
+def _own(flt: SessionFilter, base: type[SessionFilter]) -> bool:
+    # A subclass that routes its own way (overrides filter) cannot use base's route id.
+    return type(flt).filter is base.filter
+
+
 class SenderSessionFilter(SessionFilter):
     """One sender in one conversation: Bob's messages never reach Alice's session in a group."""
 
     def filter(self, event: MessageEvent) -> str:
         group = event.group_id
-        chat = "p" if group is None else f"g{group}"
-        key = f"sender|{event.platform}|{event.self_id}|{chat}|{event.sender_id}"
-        if key.count("|") == 4 and "\\" not in key:
-            return key
-        chat = f"g{part(group)}" if group is not None else "p"
-        return f"sender|{part(event.platform)}|{part(event.self_id)}|{chat}|{part(event.sender_id)}"
+        sender = event.sender_id
+        chat = f"p{sender}" if group is None else f"g{group}"
+        return encode_key("sender", event.platform, event.self_id, chat, sender)
+
+    def route_id(self, key: str) -> str | None:
+        if not _own(self, SenderSessionFilter):
+            return None
+        return SessionKey.decode(key).sender or None
 
 
 class GroupSessionFilter(SessionFilter):
@@ -150,23 +159,25 @@ class GroupSessionFilter(SessionFilter):
     def filter(self, event: MessageEvent) -> str:
         group = event.group_id
         chat = f"p{event.sender_id}" if group is None else f"g{group}"
-        key = f"group|{event.platform}|{event.self_id}|{chat}"
-        if key.count("|") == 3 and "\\" not in key:
-            return key
-        head = f"group|{part(event.platform)}|{part(event.self_id)}"
-        if group is not None:
-            return f"{head}|g{part(group)}"
-        return f"{head}|p{part(event.sender_id)}"
+        return encode_key("group", event.platform, event.self_id, chat)
+
+    def route_id(self, key: str) -> str | None:
+        if not _own(self, GroupSessionFilter):
+            return None
+        # "g<group>" or "p<user>": either way the id after the letter is on every message.
+        return SessionKey.decode(key).chat[1:] or None
 
 
 class UserSessionFilter(SessionFilter):
     """One sender in every conversation with this bot: their group and private messages alike."""
 
     def filter(self, event: MessageEvent) -> str:
-        key = f"user|{event.platform}|{event.self_id}|{event.sender_id}"
-        if key.count("|") == 3 and "\\" not in key:
-            return key
-        return f"user|{part(event.platform)}|{part(event.self_id)}|{part(event.sender_id)}"
+        return encode_key("user", event.platform, event.self_id, sender=event.sender_id)
+
+    def route_id(self, key: str) -> str | None:
+        if not _own(self, UserSessionFilter):
+            return None
+        return SessionKey.decode(key).sender or None
 
 
 _reply_sessions = itertools.count(1)
@@ -191,6 +202,26 @@ class ReplySessionFilter(SessionFilter):
         self.bot_messages_only = bool(bot_messages_only)
         self.follows_delivered = not self.bot_messages_only
 
+    def keys(self, event: MessageEvent) -> tuple[str, ...]:
+        """Keys of ``event`` in order of preference; the first one an open session holds wins.
+
+        Most filters have one key per event, ``filter(event)``, and need not override this. A
+        filter that prefers one session over another for the same event (botoy: a member's own
+        session before the whole group's) gives them in order here.
+        """
+        key = self.filter(event)
+        return (key,) if key else ()
+
+    def route_id(self, key: str) -> str | None:
+        """An id that every event this filter maps to ``key`` carries, as its sender or group id.
+
+        It lets routing turn away, with two dict lookups and no key built, a message whose
+        sender and group hold no session (most chat in a busy bot). ``None`` (the default) means
+        "no such id": while a session of this filter is open, every message computes its key.
+        Override it in a filter whose keys are made of a sender or group id.
+        """
+        return None
+
     def key_for_delivered(self, event: MessageEvent) -> str | None:
         return self.key_for_sent(event, event.message_id)
 
@@ -201,11 +232,13 @@ class ReplySessionFilter(SessionFilter):
     def filter(self, event: MessageEvent) -> str | None:
         if event.reply_to is None:
             return None
-        return f"reply|{part(event.platform)}|{part(event.self_id)}|{part(event.reply_to)}"
+        return encode_key("reply", event.platform, event.self_id, topic=event.reply_to)
 
     def open_key(self, event: MessageEvent) -> str:
-        bot = f"{part(event.platform)}|{part(event.self_id)}"
-        return f"reply-session|{bot}|{next(_reply_sessions)}"
+        # The session's own name: no message is keyed like it, it answers to its messages'.
+        return encode_key(
+            "reply-session", event.platform, event.self_id, topic=str(next(_reply_sessions))
+        )
 
     def key_for_sent(self, event: MessageEvent, message_id: str) -> str | None:
-        return f"reply|{part(event.platform)}|{part(event.self_id)}|{part(message_id)}"
+        return encode_key("reply", event.platform, event.self_id, topic=message_id)

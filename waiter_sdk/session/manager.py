@@ -10,6 +10,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,30 +22,35 @@ __all__ = ["SessionInfo", "Sessions"]
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
-    """A snapshot of one open session."""
+    """A snapshot of one open session.
+
+    ``deadline`` (loop time) and ``remaining`` (seconds) are ``None`` while the session has no
+    deadline: a botoy session between two questions, whose handler may take as long as it needs.
+    """
 
     key: str
     plugin: str
     filter: str
     opened_at: float
-    deadline: float
-    remaining: float
+    deadline: float | None
+    remaining: float | None
     queued: int
     history_length: int
     busy: bool
 
     @classmethod
     def of(cls, session: SessionController) -> SessionInfo:
+        timed = not math.isinf(session.deadline)
         return cls(
             key=session.key,
             plugin=session.plugin,
             filter=type(session.filter).__name__,
             opened_at=session.opened_at,
-            deadline=session.deadline,
-            remaining=session.remaining,
+            deadline=session.deadline if timed else None,
+            remaining=session.remaining if timed else None,
             queued=session.queued,
             history_length=session.history_length,
-            busy=session._pump is not None,
+            busy=session.busy_now,
         )
 
 
@@ -83,6 +89,6 @@ class Sessions:
         session = self._registry.get(key)
         if session is None:
             return False
-        session._end("cancelled")
+        self._registry.cancel(session)
         await asyncio.sleep(0)  # let the opener and the cancelled call observe it
         return True

@@ -1,13 +1,15 @@
 """``SessionRegistry``: which open session holds which key, and routing an event to one.
 
-The registry is the only shared state of the session layer and sits behind a small interface
-(``open`` / ``route`` / ``_remove``) so that a multi-process registry can replace it later.
+The registry is the only shared state of the session layer. Sessions reach it only through the
+``Host`` seam (``seams.py``), so that a multi-process registry can replace it later.
 
 Routing cost does not grow with the number of open sessions: the registry counts how many open
 sessions use each distinct filter, computes one key per distinct filter for an event, and looks
-each up in a dict. Before that, a message whose sender and group hold no session under the
-built-in id filters is turned away by two dict lookups, without building any key: that is most
-ordinary chat in a busy bot.
+each up in a dict. Before that, a message whose sender and group hold no session is turned away
+by two dict lookups, without building any key: that is most ordinary chat in a busy bot. It
+works for every filter that names a ``route_id`` (the built-in ones, botoy's, and subclasses that
+keep their ``filter``); while a session of any other filter is open it is off, and a debug line
+says so once per filter class.
 
 Deadlines live in one heap per registry with one loop timer at the earliest, instead of a loop
 timer per session: heap entries compare as C lists, where the loop's own heap would compare
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -27,13 +30,7 @@ from ..events import MessageEvent
 from ..exceptions import SessionBusyError
 from ..tasks import TaskSet
 from .controller import SessionController
-from .filters import (
-    GroupSessionFilter,
-    ReplySessionFilter,
-    SenderSessionFilter,
-    SessionFilter,
-    UserSessionFilter,
-)
+from .filters import ReplySessionFilter, SessionFilter
 from .runner import Runner
 
 __all__ = ["ConflictPolicy", "SessionRegistry"]
@@ -47,7 +44,7 @@ _COMPACT_AT = 1024
 
 
 class SessionRegistry:
-    """Open sessions by key, and the distinct filters in use."""
+    """Open sessions by key, the distinct filters in use, and their deadlines (their ``Host``)."""
 
     __slots__ = (
         "_by_key",
@@ -58,6 +55,7 @@ class SessionRegistry:
         "_heap",
         "_ids",
         "_loop",
+        "_multi",
         "_open",
         "_pushes",
         "_release",
@@ -65,12 +63,14 @@ class SessionRegistry:
         "_seq",
         "_timer",
         "_timer_when",
+        "_unrouted",
         "default_max_queue",
         "ended_counts",
         "on_end",
         "on_error",
         "on_open",
         "runner",
+        "schedule",
         "tasks",
     )
 
@@ -78,17 +78,22 @@ class SessionRegistry:
         self.default_max_queue = default_max_queue
         self.tasks = TaskSet()  # runners and busy calls; an idle session owns no task
         self.runner = Runner(self.tasks)
+        self.schedule = self.runner.schedule  # Host.schedule: the runner starts the call
         self.on_open: Callable[[SessionController], None] | None = None
         self.on_end: Callable[[SessionController], None] | None = None
         self.on_error: Callable[[BaseException], None] | None = None
         self._by_key: dict[str, SessionController] = {}
         self._open: dict[str, SessionController] = {}  # primary keys only, opening order
+        # Distinct filters in use, with how many open sessions use each; those that give several
+        # keys per event (SessionFilter.keys) apart, so the common loop stays one call each.
         self._filters: dict[SessionFilter, int] = {}
-        # The raw-id pre-check: ids held under the built-in id filters (with counts), and how
-        # many sessions use a reply filter or any other filter, which the pre-check cannot judge.
+        self._multi: dict[SessionFilter, int] = {}
+        # The raw-id pre-check: ids that open sessions' events must carry (with counts), and how
+        # many sessions use a reply filter or a filter with no route id, which it cannot judge.
         self._ids: dict[str, int] = {}
         self._replies = 0
         self._custom = 0
+        self._unrouted: set[type[SessionFilter]] = set()  # filter classes already logged
         self._release = release
         self._seq = 0
         self.ended_counts: dict[str, int] = {}
@@ -109,6 +114,10 @@ class SessionRegistry:
     def get(self, key: str) -> SessionController | None:
         return self._open.get(key)
 
+    def holds(self, key: str) -> bool:
+        """True if some open session answers to ``key`` (its own or an extra one)."""
+        return key in self._by_key
+
     def open(self, session: SessionController, conflict: ConflictPolicy = "busy") -> None:
         """Register ``session`` under its key, or raise ``SessionBusyError`` if it is held."""
         held = self._by_key.get(session.key)
@@ -124,24 +133,30 @@ class SessionRegistry:
         self._by_key[session.key] = session
         self._open[session.key] = session
         flt = session.filter
-        self._filters[flt] = self._filters.get(flt, 0) + 1
+        counts = self._multi if type(flt).keys is not SessionFilter.keys else self._filters
+        counts[flt] = counts.get(flt, 0) + 1
         self._count_route(session, 1)
-        session._arm()
+        self.arm(session)
+        if flt.follows_delivered:
+            # A filter that follows every message of its session: the opening one is too.
+            key = flt.key_for_delivered(session.event)
+            if key:
+                self.add_key(session, key)
         if self.on_open is not None:
             self.on_open(session)
 
     def add_key(self, session: SessionController, key: str) -> None:
-        """Also route ``key`` to ``session`` (reply sessions: one key per message they sent)."""
+        """Also route ``key`` to ``session`` (a message it sent or took, a botoy private chat)."""
         if session.reason is not None:
             return
         held = self._by_key.get(key)
         if held is not None and held is not session:
             return  # another session already answers to that message; first one keeps it
         self._by_key[key] = session
-        if session.sent_keys is None:
-            session.sent_keys = [key]
-        else:
-            session.sent_keys.append(key)
+        if session.extra_keys is None:
+            session.extra_keys = [key]
+        elif key not in session.extra_keys:
+            session.extra_keys.append(key)
 
     def route(self, event: MessageEvent) -> SessionController | None:
         """The most recently opened session whose key matches ``event``, if any."""
@@ -161,57 +176,94 @@ class SessionRegistry:
             try:
                 key = flt.filter(event)
             except Exception as exc:
-                logger.exception("session filter {!r} raised; skipped for this event", flt)
-                if self.on_error is not None:
-                    self.on_error(exc)
+                self._filter_failed(flt, exc)
                 continue
             if not key:
                 continue
             found = by_key.get(key)
             if found is not None and (best is None or found.seq > best.seq):
                 best = found
+        for flt in self._multi:
+            try:
+                keys = flt.keys(event)
+            except Exception as exc:
+                self._filter_failed(flt, exc)
+                continue
+            for key in keys:  # in the filter's order of preference: the first held wins
+                found = by_key.get(key)
+                if found is not None:
+                    if best is None or found.seq > best.seq:
+                        best = found
+                    break
         return best
 
+    def take(self, event: MessageEvent) -> bool:
+        """Hand ``event`` to the session it belongs to (rule 11); False if none takes it."""
+        session = self.route(event)
+        if session is None:
+            return False
+        session._deliver(event)
+        return True
+
+    def cancel(self, session: SessionController) -> None:
+        """End ``session`` as cancelled (an exit word, ``app.sessions.close``)."""
+        session._end("cancelled")
+
+    def shutdown(self) -> None:
+        """End every open session (the app stops): their openers raise SessionClosedError."""
+        for session in list(self._open.values()):
+            session._end("shutdown")
+
+    def release(self, events: list[MessageEvent]) -> None:
+        """Hand ``events`` to the plugin handlers, in order (rule 8; ``pass_on``)."""
+        self._release(events)
+
+    def _filter_failed(self, flt: SessionFilter, exc: Exception) -> None:
+        logger.opt(exception=exc).error("session filter {!r} raised; skipped for this event", flt)
+        if self.on_error is not None:
+            self.on_error(exc)
+
     def _count_route(self, session: SessionController, step: int) -> None:
-        # A built-in id filter's key is made of the opening event's ids, so a later event can
-        # only match it if it carries the same sender id (or group id): count those raw ids.
+        # The pre-check in route(): a filter that names an id every event of this session
+        # carries (its sender or group id) lets most chat skip key building.
         flt = session.filter
-        kind = type(flt)
         if step > 0:
-            event = session.event
-            route_id: str | None = None
-            if kind is SenderSessionFilter or kind is UserSessionFilter:
-                route_id = event.sender_id
-            elif kind is GroupSessionFilter:
-                route_id = event.group_id if event.group_id is not None else event.sender_id
-            if route_id is not None and flt.filter(event) != session.key:
-                route_id = None  # opened under a key of its own making: judge it the slow way
-            session._route_id = route_id
-        route_id = session._route_id
+            session.route_id = flt.route_id(session.key)
+        route_id = session.route_id
         if route_id is not None:
             count = self._ids.get(route_id, 0) + step
             if count:
                 self._ids[route_id] = count
             else:
                 del self._ids[route_id]
-        elif kind is ReplySessionFilter:
+        elif isinstance(flt, ReplySessionFilter) and type(flt).filter is ReplySessionFilter.filter:
             self._replies += step
         else:
             self._custom += step
+            kind = type(flt)
+            if step > 0 and kind not in self._unrouted:
+                self._unrouted.add(kind)
+                logger.debug(
+                    "{} gives no route_id: while its sessions are open, every message builds "
+                    "its keys (override SessionFilter.route_id to spare that)",
+                    kind.__qualname__,
+                )
 
-    def _remove(self, session: SessionController) -> None:
-        # Identity-checked: an older session ending late must not evict a newer one's entry.
+    def remove(self, session: SessionController) -> None:
+        """Drop ``session``'s entries, identity-checked: an older session ending late must not
+        evict a newer one's."""
         key = session.key
         if self._by_key.get(key) is session:
             del self._by_key[key]
         if self._open.get(key) is session:
             del self._open[key]
             flt = session.filter
-            count = self._filters[flt] - 1
+            counts = self._multi if flt in self._multi else self._filters
+            count = counts[flt] - 1
             if count:
-                self._filters[flt] = count
+                counts[flt] = count
             else:
-                del self._filters[flt]
+                del counts[flt]
             self._count_route(session, -1)
         self._disarm(session)
         if not self._open and self._heap:
@@ -221,31 +273,34 @@ class SessionRegistry:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        if session.sent_keys:
-            for extra in session.sent_keys:
-                if self._by_key.get(extra) is session:
-                    del self._by_key[extra]
-            session.sent_keys = None
+        extra = session.extra_keys
+        if extra:
+            for key in extra:
+                if self._by_key.get(key) is session:
+                    del self._by_key[key]
+            session.extra_keys = None
 
     # --- deadlines ------------------------------------------------------------------------
 
-    def _arm(self, session: SessionController) -> None:
-        """Put ``session``'s deadline in the heap (replacing an entry it already has)."""
+    def arm(self, session: SessionController) -> None:
+        """Put ``session``'s deadline in the heap, replacing its entry; none for ``inf``."""
         self._disarm(session)
         deadline = session.deadline
+        session.timer_when = deadline
+        if deadline == math.inf:
+            return  # no deadline (a botoy session between two questions)
         self._pushes += 1  # equal deadlines come due in the order they were set
         entry = [deadline, self._pushes, session]
-        session._entry = entry
-        session._timer_when = deadline
+        session.timer_entry = entry
         heapq.heappush(self._heap, entry)
         if not self._firing and (self._timer is None or deadline < self._timer_when):
             self._schedule_timer(deadline)
 
     def _disarm(self, session: SessionController) -> None:
-        entry = session._entry
+        entry = session.timer_entry
         if entry is not None:
             entry[2] = None  # dead: it releases the session now and is skipped when it comes due
-            session._entry = None
+            session.timer_entry = None
             self._dead += 1
             heap = self._heap
             if self._dead > _COMPACT_AT and self._dead * 2 > len(heap) and not self._firing:
@@ -276,7 +331,7 @@ class SessionRegistry:
                 if session is None:
                     self._dead -= 1
                     continue
-                session._entry = None
+                session.timer_entry = None
                 session._on_deadline()
         finally:
             self._firing = False
@@ -286,7 +341,8 @@ class SessionRegistry:
             if heap:
                 self._schedule_timer(heap[0][0])
 
-    def _ended(self, session: SessionController, leftover: list[MessageEvent] | None) -> None:
+    def ended(self, session: SessionController, leftover: list[MessageEvent] | None) -> None:
+        """``session`` has ended: count its reason, tell ``on_end``, hand ``leftover`` back."""
         reason = session.reason or "stopped"
         self.ended_counts[reason] = self.ended_counts.get(reason, 0) + 1
         if self.on_end is not None:

@@ -24,14 +24,13 @@ from ..tasks import TaskSet
 from .context import current_session
 
 if TYPE_CHECKING:
-    from ..events import MessageEvent
-    from .controller import SessionController
+    from .seams import Runnable
 
 __all__ = ["Runner"]
 
 
 @types.coroutine
-def _resume(coro: Coroutine[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
+def _resume(coro: Coroutine[Any, Any, object], pending: Any) -> Generator[Any, Any, None]:
     """Go on driving ``coro``, which has just yielded ``pending`` to whoever steps it.
 
     The task awaiting this generator receives ``pending`` exactly as if it had stepped ``coro``
@@ -52,16 +51,16 @@ def _resume(coro: Coroutine[Any, Any, None], pending: Any) -> Generator[Any, Any
 
 
 class Runner:
-    """Starts scheduled waiter calls in as few tasks as possible."""
+    """Starts scheduled waiter calls in as few tasks as possible (the sessions' ``Scheduler``)."""
 
     __slots__ = ("_ready", "_task", "_tasks")
 
     def __init__(self, tasks: TaskSet) -> None:
-        self._ready: deque[SessionController] = deque()
+        self._ready: deque[Runnable] = deque()
         self._task: asyncio.Task[None] | None = None
         self._tasks = tasks
 
-    def schedule(self, session: SessionController) -> None:
+    def schedule(self, session: Runnable) -> None:
         self._ready.append(session)
         if self._task is None:
             self._start()
@@ -75,39 +74,31 @@ class Runner:
 
     async def _run(self) -> None:
         me = asyncio.current_task()
+        assert me is not None
         ready = self._ready
         try:
             while ready:
                 session = ready.popleft()
-                event: MessageEvent | None = session._first
+                event = session._start(me)
                 if event is None:  # ended before it started; its event was handed back
                     continue
-                session._first = None
-                session._pump = me
-                token = current_session.set(session)
+                token = current_session.set(session)  # type: ignore[arg-type]
                 try:
                     while event is not None:
                         # The waiter coroutine itself is stepped here: no wrapper coroutine
-                        # per message, and no task unless it waits. The first two lines are
-                        # SessionController._begin, inlined on this once-per-message path.
+                        # per message, and no task unless it waits.
+                        coro = session._begin(event)
                         try:
-                            if session._history is not None:
-                                session._history.append(tuple(event.message))
-                            coro = session._call(session, event)
                             pending = coro.send(None)
                         except StopIteration:
-                            if session._mailbox is None:  # nothing queued behind it: idle again
-                                session._pump = None
-                                event = None
-                            else:
-                                event = session._next_queued()
+                            event = session._call_done()
                             continue
                         except (Exception, asyncio.CancelledError) as exc:
                             session._call_failed(exc)
                             event = None
                             continue
-                        except BaseException:
-                            session._pump = None
+                        except BaseException as exc:
+                            session._call_failed(exc)
                             raise
                         break
                 finally:
@@ -118,7 +109,7 @@ class Runner:
                 self._task = None
                 if ready:
                     self._start()
-                current_session.set(session)
+                current_session.set(session)  # type: ignore[arg-type]
                 await session._drive(_resume(coro, pending))
                 return
         finally:

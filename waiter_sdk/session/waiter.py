@@ -91,8 +91,6 @@ def open_session(
         extra = flt.key_for_sent(event, message_id)
         if extra:
             registry.add_key(session, extra)
-    if flt.follows_delivered:
-        session._follow(event)  # the opening message belongs to the session too
     return session
 
 
@@ -193,7 +191,7 @@ class SessionWaiter(Generic[_E]):
 
     def _waiter_call(self) -> WaiterCall:
         if self._bound is None:
-            return self.func  # type: ignore[return-value]
+            return self.func
         bound, func = self._bound, self.func
 
         async def call(controller: SessionController, ev: MessageEvent) -> None:

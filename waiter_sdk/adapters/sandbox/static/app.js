@@ -535,6 +535,7 @@
   }
 
   function leftOf(session) {
+    if (session.remaining === null) return null; // no deadline while its handler works
     return Math.max(0, session.remaining - (performance.now() - session.at) / 1000);
   }
 
@@ -598,6 +599,11 @@
 
   function tickSession(row) {
     const left = leftOf(row);
+    if (left === null) {
+      row.countdown.textContent = "none: waiting for its handler";
+      row.bar.style.width = "100%";
+      return;
+    }
     row.countdown.textContent = left.toFixed(1) + " s";
     const span = Math.max(0.001, row.deadline - row.opened_at);
     row.bar.style.width = Math.min(100, (left / span) * 100).toFixed(1) + "%";
