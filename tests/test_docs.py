@@ -37,6 +37,7 @@ async def test_examples_run(page: Path) -> None:
             f"{page.name}[{index}]",
             "exec",
             flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+            dont_inherit=True,  # as a reader runs it: no __future__ import of this test module
         )
         result = eval(code, namespace)
         if result is not None:

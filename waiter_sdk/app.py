@@ -19,7 +19,7 @@ import contextlib
 import contextvars
 import functools
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -30,6 +30,7 @@ from .bus import EventBus, Handler, TaskSet
 from .events import Event, MessageChain, MessageEvent, Target, to_chain
 from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
 from .gate import Gates, current_gate
+from .outbound import Outbound
 from .plugins.base import Plugin, handler_infos
 from .plugins.loader import PluginSpec, resolve_plugins
 from .session.context import current_scope, current_session
@@ -37,6 +38,7 @@ from .session.controller import SessionController
 from .session.filters import SenderSessionFilter
 from .session.manager import Sessions
 from .session.registry import SessionRegistry
+from .session.suggest import suggest
 from .session.waiter import open_session
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ class App:
         self.session_registry.on_open = self._session_opened
         self.session_registry.on_end = self._session_ended
         self.sessions = Sessions(self.session_registry)
+        self.outbound = Outbound(self.settings.session.queue_delay)  # event.send_queued
         self.plugins: dict[str, Plugin] = {}
         self.plugin_errors: list[PluginError] = []
         self.adapters: list[Adapter] = list(adapters)
@@ -99,6 +102,7 @@ class App:
             self._listeners["session_ended"].append(_log_end)
         self._closed: asyncio.Event | None = None
         self._starting = False
+        self._stack: contextlib.AsyncExitStack | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -110,14 +114,59 @@ class App:
         await self.stop()
 
     async def start(self) -> None:
-        """Load plugins (a broken one is reported, the rest load), then start the adapters."""
+        """Load plugins (a broken one is reported, the rest load), then start the adapters.
+
+        Each step that starts pushes the step that undoes it, so ``stop()`` runs them in
+        reverse, and a start that fails half-way undoes exactly what did start, then raises.
+        """
         if self.state != "new":
             raise RuntimeError(f"App.start() called on an app that is {self.state}")
         self._closed = asyncio.Event()
+        stack = self._stack = contextlib.AsyncExitStack()
+        try:
+            await self._load_plugins()
+            stack.push_async_callback(self._unload_plugins)
+            stack.push_async_callback(self.tasks.aclose)
+            self.state = "running"  # events from the adapters below are dispatched at once
+            stack.push_async_callback(self._drain)
+            for adapter in self.adapters:
+                await adapter.start(self)
+                stack.push_async_callback(self._stop_adapter, adapter)
+                logger.info("adapter {} ready: {}", adapter.platform, adapter.describe())
+            # Runs first on stop, while every adapter is still up to carry goodbyes.
+            stack.push_async_callback(self._wind_down)
+        except BaseException:
+            self.state = "stopping"
+            await self._unwind()
+            raise
+
+    async def stop(self) -> None:
+        """End every session (openers raise ``SessionClosedError``), stop adapters, cancel tasks.
+
+        In reverse of ``start``: sessions end while the adapters still run (their openers get
+        ``session.shutdown_grace`` seconds to say goodbye), then handler tasks are cancelled,
+        the adapters stop, the app's own tasks end, and the plugins unload.
+        """
+        if self.state in ("stopping", "stopped", "new"):
+            self.state = "stopped"
+            return
+        self.state = "stopping"
+        await self._unwind()
+
+    async def _unwind(self) -> None:
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                await stack.aclose()
+        finally:
+            self.state = "stopped"
+            if self._closed is not None:
+                self._closed.set()
+
+    async def _load_plugins(self) -> None:
         from .plugins.builtin import Builtin
 
         self._register(Builtin())
-        self.state = "running"
         self._starting = True
         try:
             for spec in [*self._specs, *self.settings.plugins]:
@@ -126,47 +175,41 @@ class App:
                 await self._call_on_load(plugin)
         finally:
             self._starting = False
-        started: list[Adapter] = []
-        try:
-            for adapter in self.adapters:
-                await adapter.start(self)
-                started.append(adapter)
-                logger.info("adapter {} ready: {}", adapter.platform, adapter.describe())
-        except BaseException:
-            self.adapters = started
-            await self.stop()
-            raise
 
-    async def stop(self) -> None:
-        """End every session (openers raise ``SessionClosedError``), stop adapters, cancel tasks."""
-        if self.state in ("stopping", "stopped", "new"):
-            self.state = "stopped"
-            return
-        self.state = "stopping"
-        dropped = self._gates.clear()
-        if dropped:
-            logger.warning("{} held messages dropped at shutdown", dropped)
-        self.session_registry.shutdown()
-        # Let released openers run their except/finally blocks before tasks are cancelled.
-        for _ in range(3):
-            await asyncio.sleep(0)
-        await self.bus.tasks.aclose()
-        await self.session_registry.tasks.aclose()
-        for adapter in reversed(self.adapters):
-            try:
-                await adapter.stop()
-            except Exception:
-                logger.exception("adapter {} failed to stop cleanly", adapter.platform)
-        await self.tasks.aclose()
-        for plugin in list(self.plugins.values()):
+    async def _unload_plugins(self) -> None:
+        for plugin in reversed(list(self.plugins.values())):
             try:
                 await plugin.on_unload()
             except Exception as exc:
                 logger.exception("plugin {} on_unload raised", plugin.plugin_name())
                 self._report(exc)
-        self.state = "stopped"
-        if self._closed is not None:
-            self._closed.set()
+
+    async def _stop_adapter(self, adapter: Adapter) -> None:
+        try:
+            await adapter.stop()
+        except Exception:
+            logger.exception("adapter {} failed to stop cleanly", adapter.platform)
+
+    async def _wind_down(self) -> None:
+        # Sessions end first, while the adapters can still carry what their openers say.
+        dropped = self._gates.clear()
+        if dropped:
+            logger.warning("{} held messages dropped at shutdown", dropped)
+        openers = self.session_registry.shutdown()
+        me = asyncio.current_task()
+        waiting = {t for t in openers if t is not me and not t.done()}
+        if waiting:
+            # Their except/finally blocks run now; what has not finished in the grace time
+            # (a handler that sleeps in its finally) is cancelled with the rest below.
+            await asyncio.wait(waiting, timeout=self.settings.session.shutdown_grace)
+        await self._drain()
+
+    async def _drain(self) -> None:
+        # Also the safety net of a start that failed: whatever is left ends here.
+        self.session_registry.shutdown()
+        self.outbound.close()
+        await self.bus.tasks.aclose()
+        await self.session_registry.tasks.aclose()
 
     def request_stop(self) -> None:
         """Ask the app to stop soon (safe from signal handlers and from its own tasks)."""
@@ -458,6 +501,35 @@ class App:
         except SessionTimeoutError:
             return None
         return answer[0] if answer else None
+
+    async def suggest_for(
+        self,
+        event: MessageEvent,
+        expect: Sequence[str],
+        actual: str,
+        *,
+        prefix: str,
+        suffix: str,
+        timeout: float | None,
+        min_similarity: float,
+    ) -> str | None:
+        return await suggest(
+            event,
+            expect,
+            actual,
+            prefix=prefix,
+            suffix=suffix,
+            timeout=timeout,
+            min_similarity=min_similarity,
+        )
+
+    async def send_queued_for(
+        self, event: MessageEvent, chain: MessageChain, delay: float | None
+    ) -> str | None:
+        return await self.outbound.send(event, chain, delay)
+
+    def cancel_queued_for(self, event: MessageEvent) -> int:
+        return self.outbound.cancel(event.target)
 
     async def execute_for(self, event: MessageEvent, text: str) -> list[str]:
         twin = MessageEvent(

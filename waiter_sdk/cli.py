@@ -66,13 +66,13 @@ def make_adapter(name: str, settings: Settings) -> Adapter:
 
         return ConsoleAdapter()
     if name == "sandbox":
-        from .adapters.sandbox import SandboxAdapter
+        from .adapters.sandbox import SandboxAdapter, SandboxSettings
 
-        return SandboxAdapter(settings.sandbox)
+        return SandboxAdapter(settings.section("sandbox", SandboxSettings))
     if name == "onebot11":
-        from .adapters.onebot11 import OneBot11Adapter
+        from .adapters.onebot11 import OneBot11Adapter, OneBot11Settings
 
-        return OneBot11Adapter(settings.onebot11)
+        return OneBot11Adapter(settings.section("onebot11", OneBot11Settings))
     raise ConfigError(f"unknown adapter {name!r}; choose one of {', '.join(ADAPTERS)}")
 
 
@@ -100,8 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox["port"] = args.port
         settings = Settings.load()
         if sandbox:
+            from .adapters.sandbox import SandboxSettings
+
+            current = settings.section("sandbox", SandboxSettings)
             settings = Settings.load(
-                sandbox=settings.sandbox.model_copy(update=sandbox).model_dump(), **overrides
+                sandbox=current.model_copy(update=sandbox).model_dump(), **overrides
             )
         setup_logging(settings.log_level)
         names = args.adapter or ["sandbox"]

@@ -15,11 +15,13 @@ logged settings object shows ``**********``, and an error about one never repeat
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,23 +31,29 @@ from pydantic_settings import (
 
 from .exceptions import ConfigError
 
-__all__ = [
-    "ConsoleSettings",
-    "OneBot11Settings",
-    "SandboxSettings",
-    "SessionSettings",
-    "Settings",
-]
+__all__ = ["Section", "SessionSettings", "Settings", "register_settings"]
 
 ENV_PREFIX = "WAITER_"
+S = TypeVar("S", bound=BaseModel)
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """Base of a settings section: unknown keys refused, secrets never echoed in errors.
+
+    Usage, for an adapter or a plugin of your own::
+
+        class WeatherSettings(Section):
+            api_key: SecretStr | None = None
+
+        register_settings("weather", WeatherSettings)   # WAITER_WEATHER__API_KEY=...
+        settings.section("weather", WeatherSettings).api_key
+    """
+
     # hide_input_in_errors: a ValidationError about a token must not print the token.
     model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
 
 
-class SessionSettings(_Section):
+class SessionSettings(Section):
     """Defaults of the session layer."""
 
     exit_words: list[str] = Field(
@@ -66,136 +74,15 @@ class SessionSettings(_Section):
         ),
     )
     prompt_timeout: float = Field(default=60.0, gt=0, description="Default for event.prompt().")
+    shutdown_grace: float = Field(
+        default=5.0,
+        ge=0,
+        description="When the app stops, seconds the handlers whose sessions it ended get to "
+        "finish (say goodbye) before they are cancelled.",
+    )
     queue_delay: float = Field(
         default=0.1, ge=0, description="Default gap between event.send_queued() messages."
     )
-
-
-class SandboxSettings(_Section):
-    """The web sandbox adapter."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    token: SecretStr | None = Field(
-        default=None,
-        description="Required when host is not a loopback address (read it with "
-        "get_secret_value(); it prints as '**********').",
-    )
-
-
-class ConsoleSettings(_Section):
-    """The console adapter."""
-
-    user_id: str = "you"
-    nickname: str = "You"
-
-
-class OneBot11Settings(_Section):
-    """The OneBot v11 adapter (NapCat, Lagrange.OneBot, LLOneBot, go-cqhttp).
-
-    Usage: ``WAITER_ONEBOT11__MODES='["reverse_ws"]' WAITER_ONEBOT11__ACCESS_TOKEN=s3cret``, or
-    ``OneBot11Adapter(OneBot11Settings(modes=["forward_ws"], ws_urls=["ws://127.0.0.1:3001"]))``.
-    Every field is described in docs/adapters/onebot11.md. Tokens are ``SecretStr`` so that a
-    printed or logged settings object never shows them.
-    """
-
-    modes: list[Literal["reverse_ws", "forward_ws", "http_post", "http_api"]] = Field(
-        default_factory=lambda: ["reverse_ws"],  # type: ignore[arg-type]
-        description="Transports to run: reverse_ws and http_post listen on host:port; "
-        "forward_ws connects to ws_urls; http_api sends actions to api_urls.",
-    )
-    host: str = Field(
-        default="127.0.0.1", description="Address the reverse_ws/http_post server binds."
-    )
-    port: int = Field(
-        default=8081, ge=0, le=65535, description="Port of that server (0: any free)."
-    )
-    path: str = Field(
-        default="/onebot/v11/ws",
-        description="Reverse WebSocket path; Universal, API and Event sockets all connect here "
-        "(also accepted: path + '/api', path + '/event').",
-    )
-    http_post_path: str = Field(
-        default="/onebot/v11/http", description="Path that receives HTTP POST (webhook) events."
-    )
-    ws_urls: list[str] = Field(
-        default_factory=list, description="Forward WebSocket URLs of the implementation."
-    )
-    ws_split: bool = Field(
-        default=False,
-        description="Forward WebSocket: open '<url>/api' and '<url>/event' instead of one "
-        "Universal socket at '<url>'.",
-    )
-    api_urls: list[str] = Field(
-        default_factory=list, description="HTTP API base URLs of the implementation."
-    )
-    access_token: SecretStr | None = Field(
-        default=None,
-        description="Token both sides must present (Authorization: Bearer/Token or "
-        "?access_token=); empty means none. Without a secret, HTTP POST needs it too, and "
-        "implementations that post no token (go-cqhttp, NapCat) are refused: set secret.",
-    )
-    secret: SecretStr | None = Field(
-        default=None,
-        description="HMAC-SHA1 key checked against X-Signature on HTTP POST; when set, "
-        "unsigned posts are refused and posts need no access token.",
-    )
-    action_timeout: float = Field(default=30.0, gt=0, description="Seconds an action may take.")
-    connect_timeout: float = Field(
-        default=10.0, gt=0, description="Seconds to open a forward WebSocket or an HTTP request."
-    )
-    identify_timeout: float = Field(
-        default=1.0,
-        gt=0,
-        description="Forward WebSocket: seconds to wait for lifecycle.connect before asking "
-        "get_login_info who the account is.",
-    )
-    reconnect_interval: float = Field(
-        default=3.0, gt=0, description="Forward WebSocket: first delay before reconnecting."
-    )
-    reconnect_max: float = Field(
-        default=60.0, gt=0, description="Forward WebSocket: cap of the doubling reconnect delay."
-    )
-    heartbeat_grace: float = Field(
-        default=3.0,
-        gt=1,
-        description="Close a WebSocket silent for this many heartbeat intervals "
-        "(only once a heartbeat was seen).",
-    )
-    ws_ping_interval: float = Field(
-        default=30.0, ge=0, description="WebSocket ping interval in seconds (0: no pings)."
-    )
-    max_message_size: int = Field(
-        default=64 * 1024 * 1024, ge=1024, description="Largest WebSocket message accepted, bytes."
-    )
-    max_body_size: int = Field(
-        default=16 * 1024 * 1024, ge=1024, description="Largest HTTP POST body accepted, bytes."
-    )
-    dedup_window: float = Field(
-        default=60.0,
-        ge=0,
-        description="Seconds within which a repeated event (HTTP retries, several channels) "
-        "is dropped; an event is remembered for at least this long and less than twice it "
-        "(0: off).",
-    )
-    drop_self_messages: bool = Field(
-        default=True, description="Drop message_sent and messages whose sender is the bot."
-    )
-
-    @field_validator("path", "http_post_path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with '/'")
-        return value.rstrip("/") or "/"
-
-    @field_validator("access_token", "secret", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        # NapCat and Lagrange configs often carry "" for "no token": treat it as unset.
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return value
 
 
 class Settings(BaseSettings):
@@ -217,9 +104,8 @@ class Settings(BaseSettings):
     loop: Literal["asyncio", "uvloop"] = "asyncio"
     plugins: list[str] = Field(default_factory=list)
     session: SessionSettings = Field(default_factory=SessionSettings)
-    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
-    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
-    onebot11: OneBot11Settings = Field(default_factory=OneBot11Settings)
+    # Adapters and plugins add their own sections with register_settings(); the built-in
+    # adapters' are named in waiter_sdk.adapters.SETTINGS and registered on first use.
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -242,9 +128,24 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls),
         )
 
+    def __init__(self, **values: Any) -> None:
+        _register_builtin_sections()  # before the first validation needs the sections
+        super().__init__(**values)
+
+    def section(self, name: str, model: type[S]) -> S:
+        """The section ``name``, typed as ``model``: ``settings.section("weather", WeatherSettings)``."""
+        value = getattr(self, name, None)
+        if not isinstance(value, model):
+            raise ConfigError(
+                f"settings have no section {name!r} of type {model.__name__}; "
+                f"register it first: register_settings({name!r}, {model.__name__})"
+            )
+        return value
+
     @classmethod
     def load(cls, **values: Any) -> Settings:
         """Read every source; raise ``ConfigError`` naming each bad or unknown setting."""
+        _register_builtin_sections()
         _check_env_names(os.environ)
         try:
             return cls(**values)
@@ -274,7 +175,7 @@ def _check_env_names(environ: Any) -> None:
 
 
 def _secret_settings() -> frozenset[tuple[str, ...]]:
-    """The paths of every ``SecretStr`` setting, such as ``("onebot11", "access_token")``."""
+    """The paths of every ``SecretStr`` setting, such as ``("weather", "api_key")``."""
     found: set[tuple[str, ...]] = set()
     for name, info in Settings.model_fields.items():
         annotation = info.annotation
@@ -307,6 +208,69 @@ def _describe(exc: ValidationError) -> str:
             shown = repr(given) if not isinstance(given, dict) else "a table"
         lines.append(f"setting {loc!r} ({env}): {err['msg']} (got {shown})")
     return "invalid configuration: " + "; ".join(lines)
+
+
+def register_settings(name: str, model: type[Section]) -> None:
+    """Add the section ``name`` to ``Settings``: ``WAITER_<NAME>__<KEY>`` and ``[name]`` in
+    ``waiter.toml`` are read into ``model``, and its unknown keys are refused by name.
+
+    For an adapter or a plugin that owns its settings, as NoneBot's ``get_plugin_config``.
+    Registering the same model again is a no-op; another model under a taken name is an error.
+    Call it before ``Settings.load()``, at import of the module that defines ``model``.
+    """
+    held = Settings.model_fields.get(name)
+    if held is not None:
+        if held.annotation is model:
+            return
+        raise ConfigError(f"settings section {name!r} is already taken by {held.annotation!r}")
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"a settings section is a pydantic model class, not {model!r}")
+    # Pydantic builds a model's validator from its fields once; adding one means rebuilding.
+    Settings.model_fields[name] = FieldInfo(annotation=model, default_factory=model)
+    Settings.__annotations__[name] = model
+    try:
+        Settings.model_rebuild(force=True)
+    except Exception as exc:
+        # A model pydantic cannot build (an annotation it cannot resolve) must not leave the
+        # settings of every other section broken: take it back out, and say which it was.
+        del Settings.model_fields[name]
+        del Settings.__annotations__[name]
+        Settings.model_rebuild(force=True)
+        raise ConfigError(
+            f"settings section {name!r}: {model.__qualname__} cannot be built ({exc})"
+        ) from exc
+    _SECTION_MODELS[model.__name__] = model
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # The built-in adapters' models, imported from here before each adapter owned its own.
+    if not name.startswith("_"):
+        _register_builtin_sections()
+    model = _SECTION_MODELS.get(name)
+    if model is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return model
+
+
+_builtin_registered = False
+
+
+def _register_builtin_sections() -> None:
+    # The built-in adapters name their sections in waiter_sdk.adapters (each model in a module
+    # that imports pydantic only), so a new adapter never edits this module. Done on first use,
+    # not at import: those modules import this one.
+    global _builtin_registered
+    if _builtin_registered:
+        return
+    _builtin_registered = True
+    from .adapters import SETTINGS
+
+    for name, where in SETTINGS.items():
+        module, _, attr = where.partition(":")
+        register_settings(name, getattr(importlib.import_module(module), attr))
 
 
 def find_toml(path: str | Path = "waiter.toml") -> Path | None:

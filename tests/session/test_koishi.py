@@ -9,8 +9,8 @@ import pytest
 from tests.kit import Fallback, texts
 from waiter_sdk import MessageChain, MessageEvent, Plugin, command
 from waiter_sdk.config import Settings
-from waiter_sdk.session import koishi
-from waiter_sdk.session.koishi import QueueCancelledError, send_queued, similarity, suggest
+from waiter_sdk.exceptions import QueueCancelledError
+from waiter_sdk.session.suggest import similarity, suggest
 from waiter_sdk.testing import Outgoing, Simulator
 
 # --- prompt ----------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ async def test_send_queued_keeps_order_and_the_gap_between_messages() -> None:
         out = await sim.send(sim.user("alice"), "/tell 2", group="g1")
         out += await sim.advance(10)
         assert _timeline(out, start) == [("one", 0), ("two", 2), ("three", 4), ("four", 6)]
-        assert not koishi._lanes.get(sim.app)  # the queue is gone once empty
+        assert len(sim.app.outbound) == 0  # the queue is gone once empty
 
 
 async def test_send_queued_default_gap_comes_from_settings() -> None:
@@ -257,7 +257,7 @@ async def test_cancel_queued_drops_what_is_not_sent_and_the_caller_is_told() -> 
         out += await sim.advance(10)
         # "two" was waiting: dropped, and the teller's send_queued raised instead of hanging.
         assert _timeline(out, start) == [("one", 0), ("dropped 1", 1), ("story cut", 1)]
-        assert not koishi._lanes.get(sim.app)
+        assert len(sim.app.outbound) == 0
 
 
 async def test_cancel_queued_ends_a_gathered_burst_quietly() -> None:
@@ -281,7 +281,7 @@ async def test_a_cancelled_caller_sends_nothing_and_the_queue_moves_on() -> None
         event._context = sim.app
         start = sim.time()
         tasks = [
-            asyncio.create_task(send_queued(event, MessageChain([text]), 1))
+            asyncio.create_task(sim.app.outbound.send(event, MessageChain([text]), 1))
             for text in ("a", "b", "c")
         ]
         await sim.settle()
@@ -291,17 +291,17 @@ async def test_a_cancelled_caller_sends_nothing_and_the_queue_moves_on() -> None
         assert out == sim.outbox[1:]
         assert [t.cancelled() for t in tasks] == [False, True, False]
         assert [tasks[0].result(), tasks[2].result()] == [o.message_id for o in sim.outbox]
-        assert not koishi._lanes.get(sim.app)
+        assert len(sim.app.outbound) == 0
 
 
 async def test_send_queued_with_nothing_to_send_returns_at_once() -> None:
     async with Simulator(plugins=[]) as sim:
         event = sim.message(sim.user("alice"), "x")
         event._context = sim.app
-        assert await send_queued(event, MessageChain([]), 5) is None
+        assert await sim.app.outbound.send(event, MessageChain([]), 5) is None
         assert sim.outbox == []
         with pytest.raises(ValueError, match="delay"):
-            await send_queued(event, MessageChain(["x"]), -1)
+            await sim.app.outbound.send(event, MessageChain(["x"]), -1)
 
 
 # --- execute ---------------------------------------------------------------------------------

@@ -430,20 +430,24 @@ async def test_rule14_keys_computed_once_per_distinct_filter() -> None:
             calls.append(self.tag)
             return f"count|{self.tag}|{event.sender_id}"
 
+    openers: list[asyncio.Future[None]] = []
     async with Simulator(plugins=[lab(recorder([]))]) as sim:
         for i in range(50):
             event = sim.message(sim.user(f"u{i}"), "/open")
             event._context = sim.app
-            asyncio.ensure_future(recorder([])(event, session_filter=Counting("x")))
+            openers.append(asyncio.ensure_future(recorder([])(event, session_filter=Counting("x"))))
         for i in range(30):
             event = sim.message(sim.user(f"v{i}"), "/open")
             event._context = sim.app
-            asyncio.ensure_future(recorder([])(event, session_filter=Counting("y")))
+            openers.append(asyncio.ensure_future(recorder([])(event, session_filter=Counting("y"))))
         await sim.settle()
         assert len(sim.app.sessions) == 80
         calls.clear()
         await sim.send(sim.user("nobody"), "hello")
         assert sorted(calls) == ["x", "y"]  # one key per distinct filter, not per session
+    # Stopping the app ended them all: each opener saw it (and nothing is left unretrieved).
+    outcomes = await asyncio.gather(*openers, return_exceptions=True)
+    assert {type(o).__name__ for o in outcomes} == {"SessionClosedError"}
 
 
 async def test_filters_capture_the_right_messages_in_a_group() -> None:

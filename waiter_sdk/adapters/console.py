@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from ..events import At, Image, MessageChain, MessageEvent, Reply, Target
 from ..tasks import TaskSet
 from .base import Adapter
+from .console_settings import ConsoleSettings
 
 if TYPE_CHECKING:
     from ..app import App
@@ -56,7 +57,7 @@ class ConsoleAdapter(Adapter):
     async def start(self, app: App) -> None:
         self._app = app
         if self._user is None:
-            self._user = app.settings.console.user_id
+            self._user = app.settings.section("console", ConsoleSettings).user_id
         self._print(_HELP)
         self._tasks.spawn(self._read_loop(), name="console-reader")
 

@@ -11,6 +11,7 @@ from .event import (
     NoticeEvent,
     RequestEvent,
     Target,
+    context_of,
 )
 from .result import MessageEventResult
 
@@ -33,5 +34,6 @@ __all__ = [
     "RequestEvent",
     "Segment",
     "Target",
+    "context_of",
     "to_chain",
 ]

@@ -23,6 +23,9 @@ from .result import MessageEventResult
 if TYPE_CHECKING:
     import re
 
+    from ..config import Settings
+    from ..session.registry import SessionRegistry
+
 __all__ = [
     "Event",
     "EventContext",
@@ -32,6 +35,7 @@ __all__ = [
     "NoticeEvent",
     "RequestEvent",
     "Target",
+    "context_of",
 ]
 
 
@@ -60,13 +64,52 @@ class MessageSink(Protocol):
 
 
 class EventContext(Protocol):
-    """What dispatch attaches to an event: the app, which routes sends through its hooks."""
+    """What dispatch attaches to an event: the app. Every call from an event, a session or a
+    front up to the app goes through this, and nothing else of the app is reached from below.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def session_registry(self) -> SessionRegistry: ...
+
+    async def send(self, target: Target, message: object) -> str: ...
 
     async def send_for(self, event: MessageEvent, chain: MessageChain) -> str: ...
 
     async def prompt_for(self, event: MessageEvent, timeout: float | None) -> str | None: ...
 
     async def execute_for(self, event: MessageEvent, text: str) -> list[str]: ...
+
+    async def suggest_for(
+        self,
+        event: MessageEvent,
+        expect: Sequence[str],
+        actual: str,
+        *,
+        prefix: str,
+        suffix: str,
+        timeout: float | None,
+        min_similarity: float,
+    ) -> str | None: ...
+
+    async def send_queued_for(
+        self, event: MessageEvent, chain: MessageChain, delay: float | None
+    ) -> str | None: ...
+
+    def cancel_queued_for(self, event: MessageEvent) -> int: ...
+
+
+def context_of(event: Event) -> EventContext:
+    """The app that dispatched ``event``; ``RuntimeError`` for an event no app dispatched."""
+    context = event._context
+    if context is None:
+        raise RuntimeError(
+            "this event was not dispatched through an App (or the Simulator); "
+            "sessions, prompts and queues need one"
+        )
+    return context
 
 
 class Event:
@@ -282,11 +325,11 @@ class MessageEvent(Event):
 
     async def prompt(self, timeout: float | None = None) -> str | None:
         """Koishi style: the next text from this sender in this conversation, ``None`` on timeout."""
-        return await self._require_context().prompt_for(self, timeout)
+        return await context_of(self).prompt_for(self, timeout)
 
     async def execute(self, text: str) -> list[str]:
         """Run ``text`` as a command as if this sender typed it; returns the texts it sent."""
-        return await self._require_context().execute_for(self, text)
+        return await context_of(self).execute_for(self, text)
 
     async def send_queued(
         self,
@@ -294,15 +337,11 @@ class MessageEvent(Event):
         delay: float | None = None,
     ) -> None:
         """Koishi style: send through this conversation's outbound queue, at least ``delay`` apart."""
-        from ..session.koishi import send_queued
-
-        await send_queued(self, to_chain(message), delay)
+        await context_of(self).send_queued_for(self, to_chain(message), delay)
 
     async def cancel_queued(self) -> int:
         """Drop what this conversation's outbound queue has not sent yet; returns how many."""
-        from ..session.koishi import cancel_queued
-
-        return cancel_queued(self)
+        return context_of(self).cancel_queued_for(self)
 
     async def suggest(
         self,
@@ -315,9 +354,7 @@ class MessageEvent(Event):
         min_similarity: float = 0.4,
     ) -> str | None:
         """Did-you-mean: offer the closest of ``expect``; the sender confirms with "." or "。"."""
-        from ..session.koishi import suggest
-
-        return await suggest(
+        return await context_of(self).suggest_for(
             self,
             expect,
             actual,
@@ -326,11 +363,6 @@ class MessageEvent(Event):
             timeout=timeout,
             min_similarity=min_similarity,
         )
-
-    def _require_context(self) -> EventContext:
-        if self._context is None:
-            raise RuntimeError("this event was not dispatched through an App")
-        return self._context
 
     def __repr__(self) -> str:
         where = f"group={self.group_id!r}" if self.group_id is not None else "private"

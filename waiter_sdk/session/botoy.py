@@ -65,7 +65,7 @@ from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from loguru import logger
 
-from ..events import Component, Image, MessageEvent, MessageEventResult, Target
+from ..events import Component, Image, MessageEvent, MessageEventResult, Target, context_of
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from .context import current_scope
 from .controller import SessionController
@@ -611,10 +611,7 @@ class BotoySession:
         if origin.target == self._reply_target:
             return await origin.send(message)
         # The scope's chat is not the trigger's (friend=True from a group, explicit ids).
-        send = getattr(origin._context, "send", None)
-        if send is None:
-            raise RuntimeError("this event was not dispatched through an App")
-        return str(await send(self._reply_target, message))
+        return await context_of(origin).send(self._reply_target, message)
 
     def finish(self, info: Sendable | None = None) -> NoReturn:
         """End the session now, and the handler with it; ``info`` (or the finish info) is sent.

@@ -84,6 +84,7 @@ class SessionController:
         "key",
         "max_queue",
         "opened_at",
+        "opener",
         "plugin",
         "reason",
         "route_id",
@@ -133,6 +134,7 @@ class SessionController:
         # the opening order, the timer heap entry and the deadline it was pushed with, the raw
         # id of the routing pre-check, and the keys the session answers to besides its own.
         self.seq = 0
+        self.opener: asyncio.Task[Any] | None = None  # the task that opened it
         self.timer_entry: list[Any] | None = None
         self.timer_when = 0.0
         self.route_id: str | None = None

@@ -130,6 +130,7 @@ class SessionRegistry:
             held._end("replaced")
         self._seq += 1
         session.seq = self._seq
+        session.opener = asyncio.current_task()
         self._by_key[session.key] = session
         self._open[session.key] = session
         flt = session.filter
@@ -209,10 +210,17 @@ class SessionRegistry:
         """End ``session`` as cancelled (an exit word, ``app.sessions.close``)."""
         session._end("cancelled")
 
-    def shutdown(self) -> None:
-        """End every open session (the app stops): their openers raise SessionClosedError."""
+    def shutdown(self) -> list[asyncio.Task[Any]]:
+        """End every open session (the app stops): their openers raise SessionClosedError.
+
+        Returns the tasks that opened them, which the app gives a moment to say goodbye.
+        """
+        openers: list[asyncio.Task[Any]] = []
         for session in list(self._open.values()):
+            if session.opener is not None:
+                openers.append(session.opener)
             session._end("shutdown")
+        return openers
 
     def release(self, events: list[MessageEvent]) -> None:
         """Hand ``events`` to the plugin handlers, in order (rule 8; ``pass_on``)."""

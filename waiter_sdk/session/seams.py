@@ -80,8 +80,8 @@ class Registered(Protocol):
     """What the registry asks of a session it holds (``SessionController``).
 
     Besides these methods, the registry alone reads and writes the session's ``seq``,
-    ``timer_entry``, ``timer_when``, ``route_id`` and ``extra_keys``, kept on the session to
-    spare a dict entry per session.
+    ``opener``, ``timer_entry``, ``timer_when``, ``route_id`` and ``extra_keys``, kept on the
+    session to spare a dict entry per session.
     """
 
     key: str

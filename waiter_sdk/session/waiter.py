@@ -19,7 +19,7 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, Self, TypeVar, cast, overload
 
-from ..events import MessageEvent
+from ..events import MessageEvent, context_of
 from .context import current_scope
 from .controller import BusyPolicy, SessionController, WaiterCall
 from .filters import SenderSessionFilter, SessionFilter
@@ -39,15 +39,7 @@ _DEFAULT_FILTER = SenderSessionFilter()
 
 def registry_of(event: MessageEvent) -> SessionRegistry:
     """The session registry of the app that dispatched ``event``."""
-    context = event._context
-    registry = getattr(context, "session_registry", None)
-    if registry is None:
-        raise RuntimeError(
-            "sessions need an event dispatched by an App (or the Simulator); "
-            "this event has no app attached"
-        )
-    assert isinstance(registry, SessionRegistry)
-    return registry
+    return context_of(event).session_registry
 
 
 def open_session(

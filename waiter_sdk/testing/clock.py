@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, ClassVar
+from collections.abc import Awaitable
+from typing import Any, ClassVar, TypeVar
 
 __all__ = ["ORIGIN", "NotIdleError", "VirtualClock"]
 
 ORIGIN = 0.0
 """Where virtual time starts: exactly representable, the same on every machine."""
+
+T = TypeVar("T")
 
 
 class NotIdleError(RuntimeError):
@@ -128,6 +131,23 @@ class VirtualClock:
         raise NotIdleError(
             f"the loop was still busy after {max_rounds} rounds; a task may be spinning"
         )
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, moving time on to the next timer whenever nothing else can run.
+
+        For waits that only time ends, such as ``App.stop()`` giving a handler that sleeps in
+        its ``finally`` its grace period: in virtual time nothing else would ever move the clock.
+        """
+        task = asyncio.ensure_future(awaitable)
+        while not task.done():
+            await self.settle()
+            if task.done():
+                break
+            when = self._next_timer()
+            if when is None:
+                break  # no timer can end it: only the task itself can (its I/O, say)
+            self._now = max(self._now, when)
+        return await task
 
     async def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds``, stopping at each timer on the way so it fires on time."""

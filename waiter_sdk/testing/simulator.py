@@ -171,7 +171,11 @@ class Simulator:
     async def stop(self, *, raise_errors: bool = True) -> None:
         """Stop the app; then raise what failed and was not raised yet (see ``raise_errors``)."""
         try:
-            await self.app.stop()
+            if self._holds_clock and self.clock is not None:
+                # Stopping gives goodbyes a grace period: in virtual time it has to be let pass.
+                await self.clock.run(self.app.stop())
+            else:
+                await self.app.stop()
         finally:
             if self._holds_clock and self.clock is not None:
                 self._holds_clock = False

@@ -8,24 +8,30 @@ Usage::
     App(plugins=["example_plugins"], adapters=[OneBot11Adapter()]).run()
 
 Settings come from ``WAITER_ONEBOT11__*`` (see ``OneBot11Settings`` and
-docs/adapters/onebot11.md). Importing this package imports aiohttp; ``import waiter_sdk`` does not.
+docs/adapters/onebot11.md). The names below are imported on first use: reading the settings
+model (``.settings``) imports pydantic only, the adapter imports aiohttp, and ``import
+waiter_sdk`` imports neither.
 """
 
-from ...config import OneBot11Settings
-from .adapter import OneBot11Adapter
-from .api import ActionsMixin, MessageLike
-from .bot import Bot
-from .events import GenericEvent, parse_event
-from .message import (
-    cq_escape,
-    cq_unescape,
-    from_segments,
-    image_from_bytes,
-    parse_cq,
-    parse_message,
-    to_cq,
-    to_segments,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .adapter import OneBot11Adapter
+    from .api import ActionsMixin, MessageLike
+    from .bot import Bot
+    from .events import GenericEvent, parse_event
+    from .message import (
+        cq_escape,
+        cq_unescape,
+        from_segments,
+        image_from_bytes,
+        parse_cq,
+        parse_message,
+        to_cq,
+        to_segments,
+    )
+    from .settings import OneBot11Settings
 
 __all__ = [
     "ActionsMixin",
@@ -44,3 +50,30 @@ __all__ = [
     "to_cq",
     "to_segments",
 ]
+
+_WHERE = {
+    "ActionsMixin": "api",
+    "Bot": "bot",
+    "GenericEvent": "events",
+    "MessageLike": "api",
+    "OneBot11Adapter": "adapter",
+    "OneBot11Settings": "settings",
+    "cq_escape": "message",
+    "cq_unescape": "message",
+    "from_segments": "message",
+    "image_from_bytes": "message",
+    "parse_cq": "message",
+    "parse_event": "events",
+    "parse_message": "message",
+    "to_cq": "message",
+    "to_segments": "message",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value  # once: later lookups are plain module attributes
+    return value

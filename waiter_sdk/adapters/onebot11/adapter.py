@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ...config import OneBot11Settings
 from ...events import MessageChain, Target
 from ...exceptions import AdapterConnectionError, ConfigError, EventError
 from ...tasks import TaskSet
@@ -37,6 +36,7 @@ from .log import log
 from .message import to_segments
 from .reverse_ws import ReverseWs
 from .server import Server
+from .settings import OneBot11Settings
 
 if TYPE_CHECKING:
     from ...app import App
@@ -70,7 +70,11 @@ class OneBot11Adapter(Adapter, ActionsMixin):
     async def start(self, app: App) -> None:
         """Listen and connect as the settings say; fails fast on a bad configuration."""
         self.app = app
-        settings = self._given if self._given is not None else app.settings.onebot11
+        settings = (
+            self._given
+            if self._given is not None
+            else app.settings.section("onebot11", OneBot11Settings)
+        )
         self.settings = settings
         _check(settings)
         self.hidden = tuple(

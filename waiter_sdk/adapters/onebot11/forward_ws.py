@@ -26,8 +26,8 @@ from .http_api import redact_url
 from .log import log
 
 if TYPE_CHECKING:
-    from ...config import OneBot11Settings
     from .adapter import OneBot11Adapter
+    from .settings import OneBot11Settings
 
 __all__ = ["ForwardWs", "backoff"]
 

@@ -25,8 +25,8 @@ from .log import log
 from .wire import loads
 
 if TYPE_CHECKING:
-    from ...config import OneBot11Settings
     from .adapter import OneBot11Adapter
+    from .settings import OneBot11Settings
 
 __all__ = ["HttpPost"]
 

@@ -21,8 +21,8 @@ from .channel import Role, WsChannel
 from .log import log
 
 if TYPE_CHECKING:
-    from ...config import OneBot11Settings
     from .adapter import OneBot11Adapter
+    from .settings import OneBot11Settings
 
 __all__ = ["ReverseWs"]
 

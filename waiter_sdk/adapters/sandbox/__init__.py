@@ -6,9 +6,26 @@ Usage::
     App(plugins=["example_plugins"], adapters=[SandboxAdapter()]).run()
     # or from a shell: waiter-sdk run    (then open http://127.0.0.1:8080/)
 
-Importing this package imports aiohttp; ``import waiter_sdk`` alone does not.
+The adapter is imported on first use (it imports aiohttp); reading the settings model
+(``.settings``) imports pydantic only, and ``import waiter_sdk`` imports neither.
 """
 
-from .adapter import SandboxAdapter
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["SandboxAdapter"]
+if TYPE_CHECKING:
+    from .adapter import SandboxAdapter
+    from .settings import SandboxSettings
+
+__all__ = ["SandboxAdapter", "SandboxSettings"]
+
+_WHERE = {"SandboxAdapter": "adapter", "SandboxSettings": "settings"}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{where}", __name__), name)
+    globals()[name] = value  # once: later lookups are plain module attributes
+    return value

@@ -24,7 +24,6 @@ from urllib.parse import quote
 from aiohttp import WSMsgType, web
 from loguru import logger
 
-from ...config import SandboxSettings
 from ...events import (
     At,
     AtAll,
@@ -45,6 +44,7 @@ from . import protocol as p
 from .hub import Client, Hub
 from .inspector import Inspector
 from .security import check_bind, check_request, token_of
+from .settings import SandboxSettings
 from .state import BOT_ID, BOT_NAME, SandboxState
 
 if TYPE_CHECKING:
@@ -99,7 +99,11 @@ class SandboxAdapter(Adapter):
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self, app: App) -> None:
-        settings = self._given if self._given is not None else app.settings.sandbox
+        settings = (
+            self._given
+            if self._given is not None
+            else app.settings.section("sandbox", SandboxSettings)
+        )
         check_bind(settings)
         self.settings = settings
         folder = resources.files(__package__) / "static"

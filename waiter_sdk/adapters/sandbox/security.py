@@ -17,8 +17,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ...config import SandboxSettings
 from ...exceptions import ConfigError
+from .settings import SandboxSettings
 
 __all__ = ["Denied", "check_bind", "check_request", "is_loopback", "token_of"]
 
