@@ -21,7 +21,8 @@ has no ``__pycache__``, so an import "as is" compiles the package every time; th
 reported as well.
 
 The child was once ``python -m bench.startup``, whose own imports (json, subprocess, pathlib,
-tempfile) came before the timed import, so the SDK's figure left those out (113 against 145 ms in issue 11's run).
+tempfile) came before the timed import, so the SDK's figure left those out (113 against 145 ms
+in issue 11's run).
 """
 
 from __future__ import annotations
