@@ -29,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="name", help=f"any of {', '.join(SCENARIOS)}")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median; default 3)")
     parser.add_argument("--json", metavar="PATH", help="also write every figure and run as JSON")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=None)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop", "auto"),
+        default=None,
+        help="the in-process scenarios' loop: WAITER_LOOP if set, else asyncio even when "
+        "uvloop is installed, so that runs compare (auto: uvloop when installed, as run() does)",
+    )
     args = parser.parse_args(argv)
     names = args.names or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop  # noqa: F401
         except ImportError:
-            parser.error("uvloop is not installed: .venv/bin/pip install uvloop")
+            parser.error("uvloop is not installed: .venv/bin/pip install 'waiter-sdk[speed]'")
     if args.loop:
         os.environ["WAITER_LOOP"] = args.loop
     if args.runs < 1:

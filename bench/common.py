@@ -22,6 +22,7 @@ from typing import Any
 
 from waiter_sdk import App, MessageChain, MessageEvent, Plain, Plugin, command
 from waiter_sdk.config import Settings
+from waiter_sdk.loops import LoopChoice, choose_loop
 
 BOT_ID = "10000"
 PLATFORM = "bench"
@@ -173,18 +174,21 @@ def rss_bytes() -> int:
 # --- loops ---------------------------------------------------------------------------------------
 
 
+def _loop() -> LoopChoice:
+    """The loop the scenarios run on, chosen as ``App.run()`` does from ``WAITER_LOOP``
+    (``--loop`` sets it), except that the bench defaults to the stock loop, so that a run's
+    figures compare with earlier ones whatever is installed."""
+    return choose_loop(os.environ.get("WAITER_LOOP", "asyncio"))
+
+
 def loop_kind() -> str:
-    """``asyncio`` or ``uvloop``: the SDK's own ``WAITER_LOOP`` setting (``--loop`` sets it)."""
-    return os.environ.get("WAITER_LOOP", "asyncio")
+    """``asyncio`` or ``uvloop``: the loop the scenarios run on."""
+    return _loop().name
 
 
 def run(main: Callable[[], Awaitable[Any]]) -> Any:
     """Run ``main()`` on a fresh real event loop of the chosen kind (never virtual time)."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    if loop_kind() == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
+    factory = _loop().factory
     gc.collect()
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main())  # type: ignore[arg-type]

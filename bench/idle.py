@@ -11,11 +11,13 @@ snapshot, so they are not counted.
 Variants:
 - ``plugin``: the way a plugin does it: ``/open`` dispatched per user; the handler awaits a
   ``session_waiter(timeout=3600)``. Counts everything: the handler task (the opener), its
-  coroutines, the bus's per-handler scope, and the session.
+  coroutines, the bus's per-handler scope, and the session. This is what an idle session costs
+  a bot, and the headline figure (reported first).
 - ``bulk``: ``waiter_sdk.session.waiter.open_session`` called N times from one task (events whose
   ``_context`` is the app), nobody awaiting: the session machinery alone (controller, future,
-  timer handle, registry entries, key string). This is the "beyond the opener's own coroutine"
-  figure the target is about.
+  timer handle, registry entries, key string), "beyond the opener's own coroutine", which is
+  what issue 6's 1.5 KB target was set for. Reported beside the headline, not instead of it:
+  the README once quoted this figure alone ("about 700 bytes") as what a session costs.
 - ``baseline``: bare asyncio, one task awaiting one future plus one ``call_at`` timer per session.
 - ``baseline_min``: bare asyncio, one future plus one ``call_at`` timer plus one dict entry under
   an equivalent key, no task: the floor for ``bulk``.
@@ -206,41 +208,16 @@ def main(runs: int = 3) -> list[Figure]:
     bulk = med("bulk", "traced_per_session")
     plugin_tasks = med("plugin", "tasks_per_session")
     bulk_tasks = med("bulk", "tasks_per_session")
+    plugin = med("plugin", "traced_per_session")
     return [
-        Figure(
-            "idle",
-            "session_bytes_traced",
-            "B/session",
-            bulk,
-            med("baseline_min", "traced_per_session"),
-            "<= 1,536 B beyond the opener",
-            bulk <= 1536,
-            runs_of("bulk", "traced_per_session"),
-            runs_of("baseline_min", "traced_per_session"),
-            "tracemalloc; open_session in bulk, no opener task",
-            "future + call_at timer + dict entry",
-        ),
-        Figure(
-            "idle",
-            "session_bytes_rss",
-            "B/session",
-            med("bulk", "rss_per_session"),
-            med("baseline_min", "rss_per_session"),
-            "",
-            None,
-            runs_of("bulk", "rss_per_session"),
-            runs_of("baseline_min", "rss_per_session"),
-            "RSS growth; open_session in bulk",
-            "future + call_at timer + dict entry",
-        ),
         Figure(
             "idle",
             "plugin_bytes_traced",
             "B/session",
-            med("plugin", "traced_per_session"),
+            plugin,
             med("baseline", "traced_per_session"),
-            "",
-            None,
+            "<= 1,536 B if held to the whole opener (issue 6 set it beyond the opener)",
+            plugin <= 1536,
             runs_of("plugin", "traced_per_session"),
             runs_of("baseline", "traced_per_session"),
             "tracemalloc; whole opener (handler task, its coroutines, scope) + session",
@@ -258,6 +235,32 @@ def main(runs: int = 3) -> list[Figure]:
             runs_of("baseline", "rss_per_session"),
             "RSS growth; whole opener + session",
             "task awaiting a future + call_at timer",
+        ),
+        Figure(
+            "idle",
+            "session_bytes_traced",
+            "B/session",
+            bulk,
+            med("baseline_min", "traced_per_session"),
+            "<= 1,536 B beyond the opener",
+            bulk <= 1536,
+            runs_of("bulk", "traced_per_session"),
+            runs_of("baseline_min", "traced_per_session"),
+            "tracemalloc; session only: open_session in bulk, no opener task",
+            "future + call_at timer + dict entry",
+        ),
+        Figure(
+            "idle",
+            "session_bytes_rss",
+            "B/session",
+            med("bulk", "rss_per_session"),
+            med("baseline_min", "rss_per_session"),
+            "",
+            None,
+            runs_of("bulk", "rss_per_session"),
+            runs_of("baseline_min", "rss_per_session"),
+            "RSS growth; session only: open_session in bulk",
+            "future + call_at timer + dict entry",
         ),
         Figure(
             "idle",

@@ -223,13 +223,17 @@ class App:
         await self._closed.wait()
 
     def run(self) -> None:
-        """Start, serve until SIGINT or SIGTERM, then stop cleanly. Blocks."""
-        runner: Any = asyncio.run
-        if self.settings.loop == "uvloop":
-            import uvloop  # optional: pip install uvloop
+        """Start, serve until SIGINT or SIGTERM, then stop cleanly. Blocks.
 
-            runner = uvloop.run
-        runner(self.serve())
+        Runs on uvloop when it is installed (``waiter-sdk[speed]``) unless ``loop`` says
+        otherwise; see ``waiter_sdk.loops``.
+        """
+        from .loops import choose_loop
+
+        choice = choose_loop(self.settings.loop)
+        logger.info("event loop: {}", choice.name)
+        with asyncio.Runner(loop_factory=choice.factory) as runner:
+            runner.run(self.serve())
 
     async def serve(self) -> None:
         """The body of ``run()``: start, wait for a signal or ``stop()``, stop."""

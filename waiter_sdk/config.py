@@ -30,6 +30,7 @@ from pydantic_settings import (
 )
 
 from .exceptions import ConfigError
+from .loops import LoopSetting
 
 __all__ = ["Section", "SessionSettings", "Settings", "register_settings"]
 
@@ -101,7 +102,11 @@ class Settings(BaseSettings):
 
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     command_prefixes: list[str] = Field(default_factory=lambda: ["/"])
-    loop: Literal["asyncio", "uvloop"] = "asyncio"
+    loop: LoopSetting = Field(
+        default="auto",
+        description="The event loop of run(): 'auto' takes uvloop when installed "
+        "(pip install 'waiter-sdk[speed]'), else asyncio's; 'uvloop' fails if it is missing.",
+    )
     plugins: list[str] = Field(default_factory=list)
     session: SessionSettings = Field(default_factory=SessionSettings)
     # Adapters and plugins add their own sections with register_settings(); the built-in
