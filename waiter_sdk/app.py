@@ -353,7 +353,9 @@ class App:
                 if notice:
                     self.tasks.spawn(self._notify(event, notice))
                 return
-        if self.session_registry.take(event):
+        session = self.session_registry.route(event)
+        if session is not None:
+            session._deliver(event)  # seams.Registered: routing's hand-over, once per message
             return
         gates = self._gates
         if gates.closed and gates.hold(event):

@@ -2,9 +2,13 @@
 
 A session is a mailbox, a deadline and one future. The opener awaits the future. The session
 owns its run state (``RunState``): idle (no call, no task), scheduled (an event waits for the
-registry's runner to start its call) or running (a call runs, in ``_task``); events arriving
+registry's ``Runner`` to start its call) or running (a call runs, in ``_task``); events arriving
 while a call runs queue in the mailbox and run after it, one at a time, so an idle session owns
 no task. The deadline is an entry in the registry's timer heap on the loop clock.
+
+This module is the one owner of the run loop: the session's state and the ``Runner`` that steps
+its calls live here together, so the two hot paths that must not pay a function call per message
+(scheduling in ``_deliver``, stepping in ``Runner._run``) read fields of their own module only.
 
 Every way of ending goes through ``_end``, which drops the timer entry, cancels the running call
 when the end came from outside, resolves the future, has the registry drop its entries (only
@@ -19,21 +23,26 @@ module, the registry, the runner and the fronts are written down in ``seams.py``
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import math
-from collections.abc import Awaitable, Callable, Coroutine
+import types
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
 
 from ..events import Component, MessageEvent, Plain
 from ..exceptions import SessionClosedError, SessionTimeoutError
+from ..tasks import TaskSet
+from .context import current_session
 
 if TYPE_CHECKING:
     from .filters import SessionFilter
     from .seams import Host, Inbox
 
-__all__ = ["BusyPolicy", "EndReason", "RunState", "SessionController", "WaiterCall"]
+__all__ = ["BusyPolicy", "EndReason", "RunState", "Runner", "SessionController", "WaiterCall"]
 
 EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
 # A coroutine function: the runner steps the coroutine itself (see Runner).
@@ -68,6 +77,7 @@ class SessionController:
         "_call",
         "_dropped",
         "_first",
+        "_follows",
         "_future",
         "_history",
         "_host",
@@ -122,6 +132,7 @@ class SessionController:
         self._dropped = 0
         self.key = key
         self.filter = session_filter
+        self._follows = session_filter.follows_delivered  # read once per delivered message
         self.event = event
         self.plugin = plugin
         self.busy = busy
@@ -136,7 +147,7 @@ class SessionController:
         self.seq = 0
         self.opener: asyncio.Task[Any] | None = None  # the task that opened it
         self.timer_entry: list[Any] | None = None
-        self.timer_when = 0.0
+        self.timer_when = math.inf  # the deadline its entry was pushed with; inf: none armed
         self.route_id: str | None = None
         self.extra_keys: list[str] | None = None
 
@@ -190,11 +201,13 @@ class SessionController:
             return
         now = self._loop.time()
         deadline = now + timeout if reset_timeout else self.deadline + timeout
+        self.deadline = deadline
         if deadline <= now:
-            self.deadline = deadline
             self._end("exhausted")
             return
-        self._set_deadline(deadline)
+        # _set_deadline's test, here once per message: a later deadline touches nothing now.
+        if deadline < self.timer_when:
+            self._host.arm(self)
 
     def stop(self, error: BaseException | None = None) -> None:
         """End the session now; the opener's call returns ``None``, or raises ``error``."""
@@ -240,18 +253,18 @@ class SessionController:
     def _set_deadline(self, deadline: float) -> None:
         """Move the deadline (``math.inf``: none), re-arming the registry's timer if need be."""
         self.deadline = deadline
-        if deadline < self.timer_when or self.timer_entry is None:
-            # Earlier than the armed entry, or none armed: arm now. A later deadline needs
-            # nothing now; the entry re-arms itself when it comes due, so a keep per message
-            # costs no heap churn.
+        if deadline < self.timer_when:
+            # Earlier than the armed entry (timer_when is inf when none is armed): arm now. A
+            # later deadline needs nothing now; the entry re-arms itself when it comes due, so
+            # a keep per message costs no heap churn.
             self._host.arm(self)
 
-    def _on_deadline(self) -> None:
-        """The timer entry came due (called by the registry, which has already dropped it)."""
+    def _on_deadline(self, armed: float) -> None:
+        """The timer entry armed for ``armed`` came due (the registry has already dropped it)."""
         if self.reason is not None:
             return
-        if self.deadline > self.timer_when:
-            self._host.arm(self)
+        if self.deadline > armed:
+            self._host.arm(self)  # keep() moved it later meanwhile: wait for the new one
             return
         inbox = self._inbox
         if inbox is not None and inbox.expired():
@@ -270,10 +283,13 @@ class SessionController:
             # The registry's runner starts the call; until then the session is "scheduled".
             self._first = event
             self._state = SCHEDULED
-            self._host.schedule(self)
+            runner = self._host.runner  # Runner.schedule, inlined: once per message
+            runner._ready.append(self)
+            if runner._task is None:
+                runner._start()
         elif not self._enqueue(event):
             return
-        if self.filter.follows_delivered:
+        if self._follows:
             self._follow(event)
 
     def _enqueue(self, event: MessageEvent) -> bool:
@@ -312,18 +328,7 @@ class SessionController:
         if key:
             self._host.add_key(self, key)
 
-    # --- waiter calls, driven by the runner (seams.Runnable) --------------------------------
-
-    def _start(self, task: asyncio.Task[Any]) -> MessageEvent | None:
-        """The runner starts this session's scheduled call in ``task``: its event, or None if
-        the session ended meanwhile (its event was handed back)."""
-        event = self._first
-        if event is None or self._state is not SCHEDULED:
-            return None
-        self._first = None
-        self._state = RUNNING
-        self._task = task
-        return event
+    # --- waiter calls, driven by the Runner below ---------------------------------------------
 
     def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, object]:
         """The waiter call for ``event`` (not started), recorded in the history first."""
@@ -430,3 +435,115 @@ class SessionController:
         else:
             state = f"open, {self.remaining:.1f}s left"
         return f"<SessionController {self.key} ({state})>"
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, object], pending: Any) -> Generator[Any, Any, None]:
+    """Go on driving ``coro``, which has just yielded ``pending`` to whoever steps it.
+
+    The task awaiting this generator receives ``pending`` exactly as if it had stepped ``coro``
+    itself: a future (with its blocking flag still set) or ``None`` (a bare yield). Whatever the
+    task sends or throws back goes to ``coro`` at the point where it stopped.
+    """
+    while True:
+        try:
+            yield pending
+        except BaseException as exc:  # cancellation, or the awaited future's exception
+            try:
+                pending = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        yield from coro  # resumes coro with send(None), as a task would
+        return
+
+
+class Runner:
+    """Starts scheduled waiter calls in as few tasks as possible; one per registry.
+
+    A message for an idle session schedules it here. One runner task then starts the scheduled
+    calls one after another. A call that finishes without waiting (update some state, ``keep``,
+    ``stop``) costs no task of its own. A call that does wait keeps the runner task: from then
+    on that task belongs to that call (so ``asyncio.current_task()`` seen by the call, say by
+    ``asyncio.timeout`` or aiohttp, is the task that goes on driving it), and a fresh runner
+    takes over the rest of the queue, in order. This is Python 3.12's eager task start, done at
+    the session layer so that it works on 3.11 and costs one task per burst, not per message.
+    """
+
+    __slots__ = ("_ready", "_task", "_tasks")
+
+    def __init__(self, tasks: TaskSet) -> None:
+        self._ready: deque[SessionController] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks = tasks
+
+    def schedule(self, session: SessionController) -> None:
+        self._ready.append(session)
+        if self._task is None:
+            self._start()
+
+    def _start(self) -> None:
+        # A fresh context: the runner may be started from inside a handler (its gate opening
+        # released a message), and a waiter call must not inherit that handler's scope.
+        self._task = self._tasks.spawn(
+            self._run(), context=contextvars.Context(), name="waiter-sdk-runner"
+        )
+
+    async def _run(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        ready = self._ready
+        try:
+            while ready:
+                session = ready.popleft()
+                event = session._first
+                if event is None or session._state is not SCHEDULED:
+                    continue  # ended before it started; its event was handed back
+                session._first = None
+                session._state = RUNNING
+                session._task = me
+                call = session._call
+                assert call is not None
+                history = session._history
+                token = current_session.set(session)
+                try:
+                    # The waiter coroutine itself is stepped here: no wrapper coroutine and no
+                    # task per message. This is the once-per-message path, so it reads the
+                    # session's fields (same module) where _drive calls _begin and _call_done.
+                    while True:
+                        if history is not None:
+                            history.append(tuple(event.message))
+                        coro = call(session, event)
+                        try:
+                            pending = coro.send(None)
+                        except StopIteration:
+                            mailbox = session._mailbox
+                            if session.reason is None and mailbox:
+                                event = mailbox.pop(0)
+                                continue
+                            session._state = IDLE
+                            session._task = None
+                            if mailbox is not None and not mailbox:
+                                session._mailbox = None
+                            event = None
+                        except (Exception, asyncio.CancelledError) as exc:
+                            session._call_failed(exc)
+                            event = None
+                        except BaseException as exc:
+                            session._call_failed(exc)
+                            raise
+                        break
+                finally:
+                    current_session.reset(token)
+                if event is None:
+                    continue
+                # It waits: this task is now that call's. Hand the queue to a new runner.
+                self._task = None
+                if ready:
+                    self._start()
+                current_session.set(session)
+                await session._drive(_resume(coro, pending))
+                return
+        finally:
+            if self._task is me:
+                self._task = None

@@ -145,6 +145,11 @@ class SenderSessionFilter(SessionFilter):
         group = event.group_id
         sender = event.sender_id
         chat = f"p{sender}" if group is None else f"g{group}"
+        # encode_key's own fast path, inlined: this runs for most routed messages. The
+        # property test in tests/test_issues/test_12_6_one_key_builder.py keeps the two equal.
+        key = f"sender|{event.platform}|{event.self_id}|{chat}|{sender}"
+        if key.count("|") == 4 and "\\" not in key and key[-1] != "|":
+            return key
         return encode_key("sender", event.platform, event.self_id, chat, sender)
 
     def route_id(self, key: str) -> str | None:
@@ -159,6 +164,9 @@ class GroupSessionFilter(SessionFilter):
     def filter(self, event: MessageEvent) -> str:
         group = event.group_id
         chat = f"p{event.sender_id}" if group is None else f"g{group}"
+        key = f"group|{event.platform}|{event.self_id}|{chat}"  # encode_key's fast path
+        if key.count("|") == 3 and "\\" not in key:
+            return key
         return encode_key("group", event.platform, event.self_id, chat)
 
     def route_id(self, key: str) -> str | None:
@@ -172,6 +180,9 @@ class UserSessionFilter(SessionFilter):
     """One sender in every conversation with this bot: their group and private messages alike."""
 
     def filter(self, event: MessageEvent) -> str:
+        key = f"user|{event.platform}|{event.self_id}||{event.sender_id}"  # encode_key's fast path
+        if key.count("|") == 4 and "\\" not in key and key[-1] != "|":
+            return key
         return encode_key("user", event.platform, event.self_id, sender=event.sender_id)
 
     def route_id(self, key: str) -> str | None:

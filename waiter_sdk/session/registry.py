@@ -29,9 +29,8 @@ from loguru import logger
 from ..events import MessageEvent
 from ..exceptions import SessionBusyError
 from ..tasks import TaskSet
-from .controller import SessionController
+from .controller import Runner, SessionController
 from .filters import ReplySessionFilter, SessionFilter
-from .runner import Runner
 
 __all__ = ["ConflictPolicy", "SessionRegistry"]
 
@@ -70,15 +69,13 @@ class SessionRegistry:
         "on_error",
         "on_open",
         "runner",
-        "schedule",
         "tasks",
     )
 
     def __init__(self, release: Release, default_max_queue: int = 64) -> None:
         self.default_max_queue = default_max_queue
         self.tasks = TaskSet()  # runners and busy calls; an idle session owns no task
-        self.runner = Runner(self.tasks)
-        self.schedule = self.runner.schedule  # Host.schedule: the runner starts the call
+        self.runner = Runner(self.tasks)  # Host.runner: starts the calls of busy sessions
         self.on_open: Callable[[SessionController], None] | None = None
         self.on_end: Callable[[SessionController], None] | None = None
         self.on_error: Callable[[BaseException], None] | None = None
@@ -309,6 +306,7 @@ class SessionRegistry:
         if entry is not None:
             entry[2] = None  # dead: it releases the session now and is skipped when it comes due
             session.timer_entry = None
+            session.timer_when = math.inf
             self._dead += 1
             heap = self._heap
             if self._dead > _COMPACT_AT and self._dead * 2 > len(heap) and not self._firing:
@@ -340,7 +338,8 @@ class SessionRegistry:
                     self._dead -= 1
                     continue
                 session.timer_entry = None
-                session._on_deadline()
+                session.timer_when = math.inf
+                session._on_deadline(entry[0])
         finally:
             self._firing = False
             while heap and heap[0][2] is None:

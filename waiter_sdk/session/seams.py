@@ -1,15 +1,14 @@
 """The seams of the session layer: what each of its parts may ask of the others, and nothing else.
 
-Four parts share the work, each owning its own state:
+Three parts share the work, each owning its own state:
 
 - the **registry** (``registry.py``) owns which session holds which key, the distinct filters in
   use, the routing pre-check and the timer heap; it is the ``Host`` of every session;
 - a **session** (``controller.SessionController``) owns its mailbox, its run state, its deadline,
-  its history and its opener's future; it is ``Runnable`` for the runner and ``Registered``
-  with the registry;
-- the **runner** (``runner.py``) owns the tasks that start waiter calls; it is the ``Scheduler``;
+  its history and its opener's future, and its module owns the ``Runner`` that steps waiter
+  calls (one owner for the run loop); it is ``Registered`` with the registry;
 - a **front** that reads a session itself (botoy's ``start_session``) is an ``Inbox`` plugged
-  into one session.
+  into one session, and sees its session as ``Fronted``.
 
 A multi-process registry (Redis) implements ``Host`` and keeps ``Registered`` working; a new
 front implements ``Inbox``. The members with a leading underscore below are internal to the
@@ -18,28 +17,22 @@ session layer: these protocols are the list of the ones another module of it may
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..events import MessageEvent
-    from .controller import EndReason, SessionController
+    from .controller import EndReason, Runner, SessionController
 
-__all__ = ["Fronted", "Host", "Inbox", "Registered", "Runnable", "Scheduler"]
-
-
-class Scheduler(Protocol):
-    """Starts the waiter call of a session that an event made busy (``runner.Runner``)."""
-
-    def schedule(self, session: Runnable) -> None: ...
+__all__ = ["Fronted", "Host", "Inbox", "Registered"]
 
 
 class Host(Protocol):
     """What a session asks of the registry that holds it (``registry.SessionRegistry``)."""
 
-    def schedule(self, session: Runnable) -> None:
-        """Have the session's scheduled call started (by the runner)."""
+    @property
+    def runner(self) -> Runner:
+        """Starts the calls of busy sessions (``controller.Runner``, in the session's module)."""
 
     def arm(self, session: SessionController) -> None:
         """Put the session's deadline in the timer heap, or take it out if it is ``inf``."""
@@ -57,25 +50,6 @@ class Host(Protocol):
         """Hand ``events`` to the plugin handlers, in order, as if no session had existed."""
 
 
-class Runnable(Protocol):
-    """What the runner asks of a session whose call it starts (``SessionController``)."""
-
-    def _start(self, task: asyncio.Task[Any]) -> MessageEvent | None:
-        """Mark the scheduled call running in ``task``; its event, or None if it ended."""
-
-    def _begin(self, event: MessageEvent) -> Coroutine[Any, Any, object]:
-        """The waiter call for ``event``, not started."""
-
-    def _call_done(self) -> MessageEvent | None:
-        """The call finished: the next queued event, or None (the session is idle again)."""
-
-    def _call_failed(self, exc: BaseException) -> None:
-        """The call raised ``exc``: end the session by its rule."""
-
-    def _drive(self, call: Awaitable[object]) -> Coroutine[Any, Any, None]:
-        """Go on with a call that waits, in the current task, then with what queued."""
-
-
 class Registered(Protocol):
     """What the registry asks of a session it holds (``SessionController``).
 
@@ -87,8 +61,8 @@ class Registered(Protocol):
     key: str
     deadline: float
 
-    def _on_deadline(self) -> None:
-        """The session's timer entry came due (already dropped from the heap)."""
+    def _on_deadline(self, armed: float) -> None:
+        """The session's timer entry, armed for ``armed``, came due (already dropped)."""
 
     def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
         """End the session (replaced, cancelled, shut down) from outside."""
