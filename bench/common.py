@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from waiter_sdk import App, MessageChain, MessageEvent, Plain, Plugin, command
+from waiter_sdk._loops import LoopChoice, choose_loop
 from waiter_sdk.config import Settings
-from waiter_sdk.loops import LoopChoice, choose_loop
 
 BOT_ID = "10000"
 PLATFORM = "bench"

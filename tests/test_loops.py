@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from waiter_sdk import App
+from waiter_sdk._loops import choose_loop
 from waiter_sdk.config import Settings
 from waiter_sdk.exceptions import ConfigError
-from waiter_sdk.loops import choose_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from loguru import logger
 
+from ._bus import EventBus, Handler, TaskSet
+from ._gate import Gates, current_gate
+from ._outbound import Outbound
 from .adapters.base import Adapter
-from .bus import EventBus, Handler, TaskSet
 from .events import Event, MessageChain, MessageEvent, Target, to_chain
 from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
-from .gate import Gates, current_gate
-from .outbound import Outbound
 from .plugins.base import Plugin, handler_infos
 from .plugins.loader import PluginSpec, resolve_plugins
-from .session.context import current_scope, current_session
+from .session._context import current_scope, current_session
 from .session.controller import SessionController
 from .session.filters import SenderSessionFilter
 from .session.manager import Sessions
@@ -226,9 +226,9 @@ class App:
         """Start, serve until SIGINT or SIGTERM, then stop cleanly. Blocks.
 
         Runs on uvloop when it is installed (``waiter-sdk[speed]``) unless ``loop`` says
-        otherwise; see ``waiter_sdk.loops``.
+        otherwise; see ``waiter_sdk._loops``.
         """
-        from .loops import choose_loop
+        from ._loops import choose_loop
 
         choice = choose_loop(self.settings.loop)
         logger.info("event loop: {}", choice.name)
@@ -355,7 +355,7 @@ class App:
                 return
         session = self.session_registry.route(event)
         if session is not None:
-            session._deliver(event)  # seams.Registered: routing's hand-over, once per message
+            session._deliver(event)  # _seams.Registered: routing's hand-over, once per message
             return
         gates = self._gates
         if gates.closed and gates.hold(event):

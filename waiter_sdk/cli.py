@@ -22,7 +22,7 @@ from .config import Settings
 from .exceptions import ConfigError, PluginError, WaiterError
 from .plugins.base import Plugin
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "make_adapter", "setup_logging"]
 
 ADAPTERS = ("sandbox", "console", "onebot11")
 

@@ -29,10 +29,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ._loops import LoopSetting
 from .exceptions import ConfigError
-from .loops import LoopSetting
 
-__all__ = ["Section", "SessionSettings", "Settings", "register_settings"]
+__all__ = ["Section", "SessionSettings", "Settings", "find_toml", "register_settings"]
 
 ENV_PREFIX = "WAITER_"
 S = TypeVar("S", bound=BaseModel)

@@ -17,7 +17,7 @@ from waiter_sdk import (
     command,
     session_waiter,
 )
-from waiter_sdk.bus import EventBus
+from waiter_sdk._bus import EventBus
 from waiter_sdk.testing import Simulator
 
 ids = st.text(alphabet=st.sampled_from("ab|\\-!gp1"), min_size=0, max_size=6)
@@ -66,7 +66,7 @@ def test_keys_of_different_origins_never_collide(a: tuple, b: tuple) -> None:  #
 @given(st.text(max_size=200))
 def test_command_parsing_never_raises(text: str) -> None:
     bus = EventBus(["/", "!", ""])
-    from waiter_sdk.bus import Handler
+    from waiter_sdk._bus import Handler
     from waiter_sdk.plugins.base import HandlerInfo
 
     async def fn(event: MessageEvent) -> None: ...

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from waiter_sdk import Event, EventError, MessageEvent
+from waiter_sdk._bus import EventBus
 from waiter_sdk.adapters.onebot11 import (
     cq_escape,
     cq_unescape,
@@ -26,7 +27,6 @@ from waiter_sdk.adapters.onebot11 import (
     parse_message,
     to_cq,
 )
-from waiter_sdk.bus import EventBus
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -195,7 +195,7 @@ def test_escaping_round_trips_any_text(text: str) -> None:
 def test_command_arguments_from_the_wire_never_raise(text: str) -> None:
     """A command typed by a stranger goes CQ string -> event -> command match -> args."""
     bus = EventBus(["/", "!"])
-    from waiter_sdk.bus import Handler
+    from waiter_sdk._bus import Handler
     from waiter_sdk.plugins.base import HandlerInfo
 
     async def fn(event: MessageEvent) -> None: ...

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from waiter_sdk._tasks import TaskSet
 from waiter_sdk.adapters.sandbox import hub as hub_module
 from waiter_sdk.adapters.sandbox.hub import Hub
 from waiter_sdk.adapters.sandbox.protocol import FrameError, SendMessage, parse_frame
@@ -14,7 +15,6 @@ from waiter_sdk.adapters.sandbox.state import SandboxState, render_chain
 from waiter_sdk.config import SandboxSettings
 from waiter_sdk.events import At, Face, Image, MessageChain, Plain, Reply, Segment
 from waiter_sdk.exceptions import ConfigError
-from waiter_sdk.tasks import TaskSet
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from waiter_sdk import MessageEvent, SessionController, session_waiter
 from waiter_sdk.config import Settings
-from waiter_sdk.session.context import current_session
+from waiter_sdk.session._context import current_session
 from waiter_sdk.testing import Simulator
 
 

@@ -13,8 +13,8 @@ import sys
 from time import time as unix_time
 from typing import TYPE_CHECKING, TextIO
 
+from .._tasks import TaskSet
 from ..events import At, Image, MessageChain, MessageEvent, Reply, Target
-from ..tasks import TaskSet
 from .base import Adapter
 from .console_settings import ConsoleSettings
 

@@ -67,7 +67,7 @@ from loguru import logger
 
 from ..events import Component, Image, MessageEvent, MessageEventResult, Target, context_of
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
-from .context import current_scope
+from ._context import current_scope
 from .controller import SessionController
 from .filters import SessionFilter
 from .keys import SessionKey, encode_key
@@ -215,7 +215,7 @@ def _wanted(event: MessageEvent, want: Want) -> bool:
 
 
 class _Inbox:
-    """What a botoy session plugs into its core session (the ``Inbox`` seam of ``seams.py``)."""
+    """What a botoy session plugs into its core session (the ``Inbox`` seam of ``_seams.py``)."""
 
     __slots__ = ("front",)
 

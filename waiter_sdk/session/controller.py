@@ -17,7 +17,7 @@ if they still point here), and hands queued events back.
 A front end that reads the session itself instead of having a waiter called (botoy's
 ``start_session``) plugs an ``Inbox`` in: routed events go to it, and it may take a passing
 deadline as "this wait is over" rather than "the session is over". The seams between this
-module, the registry, the runner and the fronts are written down in ``seams.py``.
+module, the registry and the fronts are written down in ``_seams.py``.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
 
+from .._tasks import TaskSet
 from ..events import Component, MessageEvent, Plain
 from ..exceptions import SessionClosedError, SessionTimeoutError
-from ..tasks import TaskSet
-from .context import current_session
+from ._context import current_session
 
 if TYPE_CHECKING:
+    from ._seams import Host, Inbox
     from .filters import SessionFilter
-    from .seams import Host, Inbox
 
 __all__ = ["BusyPolicy", "EndReason", "RunState", "Runner", "SessionController", "WaiterCall"]
 
@@ -141,7 +141,7 @@ class SessionController:
         # math.inf: no deadline (a botoy session while no getter waits).
         self.deadline = self.opened_at + timeout
         self.reason: EndReason | None = None
-        # Kept here for the registry, which alone reads and writes them (see seams.Registered):
+        # Kept here for the registry, which alone reads and writes them (see _seams.Registered):
         # the opening order, the timer heap entry and the deadline it was pushed with, the raw
         # id of the routing pre-check, and the keys the session answers to besides its own.
         self.seq = 0

@@ -1,7 +1,7 @@
 """``SessionRegistry``: which open session holds which key, and routing an event to one.
 
 The registry is the only shared state of the session layer. Sessions reach it only through the
-``Host`` seam (``seams.py``), so that a multi-process registry can replace it later.
+``Host`` seam (``_seams.py``), so that a multi-process registry can replace it later.
 
 Routing cost does not grow with the number of open sessions: the registry counts how many open
 sessions use each distinct filter, computes one key per distinct filter for an event, and looks
@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 from loguru import logger
 
+from .._tasks import TaskSet
 from ..events import MessageEvent
 from ..exceptions import SessionBusyError
-from ..tasks import TaskSet
 from .controller import Runner, SessionController
 from .filters import ReplySessionFilter, SessionFilter
 

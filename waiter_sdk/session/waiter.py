@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, Self, TypeVar, cast, overload
 
 from ..events import MessageEvent, context_of
-from .context import current_scope
+from ._context import current_scope
 from .controller import BusyPolicy, SessionController, WaiterCall
 from .filters import SenderSessionFilter, SessionFilter
 from .registry import ConflictPolicy, SessionRegistry

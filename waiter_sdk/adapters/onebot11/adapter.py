@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from ..._tasks import TaskSet
 from ...events import MessageChain, Target
 from ...exceptions import AdapterConnectionError, ConfigError, EventError
-from ...tasks import TaskSet
 from ..base import Adapter
 from .api import ActionsMixin, wire_id
 from .bot import Bot

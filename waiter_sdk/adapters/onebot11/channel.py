@@ -24,8 +24,8 @@ from typing import Any, Literal, Protocol
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from ..._tasks import TaskSet
 from ...exceptions import ActionTimeoutError, AdapterConnectionError
-from ...tasks import TaskSet
 from .api import action_result, new_echo
 from .auth import mask
 from .log import log

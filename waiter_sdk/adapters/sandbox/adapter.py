@@ -24,6 +24,7 @@ from urllib.parse import quote
 from aiohttp import WSMsgType, web
 from loguru import logger
 
+from ..._tasks import TaskSet
 from ...events import (
     At,
     AtAll,
@@ -37,7 +38,6 @@ from ...events import (
     Target,
 )
 from ...exceptions import ActionFailedError, AdapterConnectionError
-from ...tasks import TaskSet
 from ..base import Adapter
 from ..limits import body_limit
 from . import protocol as p

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 from loguru import logger
 
-from ...tasks import TaskSet
+from ..._tasks import TaskSet
 
 __all__ = ["CLIENT_QUEUE", "Client", "Hub"]
 
@@ -30,7 +30,7 @@ CLIENT_QUEUE = 2000  # frames waiting for one page before it counts as stuck
 Frame = dict[str, Any]
 
 
-def dumps(frame: Frame) -> str:
+def _dumps(frame: Frame) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -57,7 +57,7 @@ class Hub:
 
     def join(self, ws: web.WebSocketResponse, peer: str, first: Frame) -> Client:
         client = Client(ws, peer)
-        client.queue.put_nowait(dumps(first))
+        client.queue.put_nowait(_dumps(first))
         self._clients.add(client)
         client.writer = self._tasks.spawn(self._write(client), name="sandbox-writer")
         return client
@@ -87,7 +87,7 @@ class Hub:
     def broadcast(self, frame: Frame) -> None:
         if not self._clients:
             return
-        text = dumps(frame)
+        text = _dumps(frame)
         for client in list(self._clients):
             try:
                 client.queue.put_nowait(text)
@@ -98,7 +98,7 @@ class Hub:
 
     def send(self, client: Client, frame: Frame) -> None:
         try:
-            client.queue.put_nowait(dumps(frame))
+            client.queue.put_nowait(_dumps(frame))
         except asyncio.QueueFull:
             # The next broadcast disconnects this stuck page; a lost error reply is harmless.
             self._log.debug("sandbox page {}: reply dropped, queue full", client.peer)

@@ -31,7 +31,7 @@ MAX_INLINE_IMAGE = 256 * 1024
 Record = dict[str, Any]
 
 
-def render_image(image: Image) -> Record:
+def _render_image(image: Image) -> Record:
     source = image.url or image.file
     if source.startswith(("http://", "https://")):
         return {"type": "image", "url": source}
@@ -53,7 +53,7 @@ def render_chain(chain: MessageChain, names: dict[str, str]) -> list[Record]:
         elif isinstance(component, AtAll):
             parts.append({"type": "at_all"})
         elif isinstance(component, Image):
-            parts.append(render_image(component))
+            parts.append(_render_image(component))
         elif isinstance(component, Face):
             parts.append({"type": "face", "id": component.id})
         elif isinstance(component, Reply):
@@ -69,7 +69,7 @@ def _component_kind(component: Component) -> str:
     return component.type or type(component).__name__
 
 
-def quoted_id(chain: MessageChain, reply_to: str | None) -> str | None:
+def _quoted_id(chain: MessageChain, reply_to: str | None) -> str | None:
     if reply_to is not None:
         return reply_to
     for component in chain:
@@ -78,7 +78,7 @@ def quoted_id(chain: MessageChain, reply_to: str | None) -> str | None:
     return None
 
 
-def slug(name: str) -> str:
+def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "", name.lower())[:24]
 
 
@@ -126,7 +126,7 @@ class SandboxState:
             raise ValueError(f"the sandbox holds at most {self.max_users} users")
         self.check_name(name)
         if user_id is None:
-            user_id = self._free_id(slug(name) or "user", self.users)
+            user_id = self._free_id(_slug(name) or "user", self.users)
         elif user_id in self.users or user_id == BOT_ID:
             raise ValueError(f"the user id {user_id!r} is already taken")
         self.users[user_id] = name
@@ -202,7 +202,7 @@ class SandboxState:
     ) -> Record:
         """Build the page record of a message and keep it in the conversation's history."""
         names = self.names()
-        quote_id = quoted_id(chain, reply_to)
+        quote_id = _quoted_id(chain, reply_to)
         quote: Record | None = None
         if quote_id is not None:
             quoted = self._index.get(quote_id)

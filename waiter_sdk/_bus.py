@@ -18,11 +18,11 @@ from typing import Any
 
 from loguru import logger
 
+from ._tasks import TaskSet
 from .events import Event, MessageEvent
 from .exceptions import HandlerFinished, PluginError, SessionClosedError, SessionTimeoutError
 from .plugins.base import HandlerInfo, HandlerKind
-from .session.context import HandlerScope, current_scope
-from .tasks import TaskSet
+from .session._context import HandlerScope, current_scope
 
 __all__ = ["EventBus", "Handler", "TaskSet"]
 
