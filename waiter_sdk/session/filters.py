@@ -213,26 +213,6 @@ class ReplySessionFilter(SessionFilter):
         self.bot_messages_only = bool(bot_messages_only)
         self.follows_delivered = not self.bot_messages_only
 
-    def keys(self, event: MessageEvent) -> tuple[str, ...]:
-        """Keys of ``event`` in order of preference; the first one an open session holds wins.
-
-        Most filters have one key per event, ``filter(event)``, and need not override this. A
-        filter that prefers one session over another for the same event (botoy: a member's own
-        session before the whole group's) gives them in order here.
-        """
-        key = self.filter(event)
-        return (key,) if key else ()
-
-    def route_id(self, key: str) -> str | None:
-        """An id that every event this filter maps to ``key`` carries, as its sender or group id.
-
-        It lets routing turn away, with two dict lookups and no key built, a message whose
-        sender and group hold no session (most chat in a busy bot). ``None`` (the default) means
-        "no such id": while a session of this filter is open, every message computes its key.
-        Override it in a filter whose keys are made of a sender or group id.
-        """
-        return None
-
     def key_for_delivered(self, event: MessageEvent) -> str | None:
         return self.key_for_sent(event, event.message_id)
 

@@ -13,8 +13,9 @@ model (``.settings``) imports pydantic only, the adapter imports aiohttp, and ``
 waiter_sdk`` imports neither.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .adapter import OneBot11Adapter
@@ -70,10 +71,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
-    globals()[name] = value  # once: later lookups are plain module attributes
-    return value
+__getattr__ = lazy_attributes(__name__, _WHERE)

@@ -10,8 +10,9 @@ The adapter is imported on first use (it imports aiohttp); reading the settings 
 (``.settings``) imports pydantic only, and ``import waiter_sdk`` imports neither.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from .adapter import SandboxAdapter
@@ -22,10 +23,4 @@ __all__ = ["SandboxAdapter", "SandboxSettings"]
 _WHERE = {"SandboxAdapter": "adapter", "SandboxSettings": "settings"}
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{where}", __name__), name)
-    globals()[name] = value  # once: later lookups are plain module attributes
-    return value
+__getattr__ = lazy_attributes(__name__, _WHERE)
