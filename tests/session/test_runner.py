@@ -110,3 +110,31 @@ async def test_session_ends_are_logged_at_debug_level_only(
     assert ends == (
         ["DEBUG session sender|sim|bot|pa|a (plugin ) ended: stopped"] if logged else []
     )
+
+
+@pytest.mark.parametrize("waits", [False, True])
+async def test_calls_that_wait_and_calls_that_do_not_are_run_alike(waits: bool) -> None:
+    # The Runner steps a call that returns at once itself, with _begin and _call_done inlined
+    # (once per message); a call that waits goes on in _drive, which calls them. Both paths
+    # must record the same history, keep the same order and leave the session idle: if one of
+    # the copies changes alone, this fails.
+    seen: list[str] = []
+
+    @session_waiter(timeout=60, record_history_chains=True)
+    async def waiter(controller: SessionController, event: MessageEvent) -> None:
+        if waits:
+            await asyncio.sleep(0)
+        seen.append(event.message_str)
+        if event.message_str == "last":
+            seen.append(f"history {[c[0].text for c in controller.get_history_chains()]}")
+            controller.stop()
+
+    async with Simulator(settings=Settings.load(session={"order_window": 0})) as sim:
+        opener = opened(sim, waiter, "a")
+        await sim.settle()
+        for text in ("one", "two", "three", "last"):
+            sim.app.dispatch(sim.message(sim.user("a"), text))  # a burst: they queue
+        await sim.settle()
+        assert await opener is None
+        assert seen == ["one", "two", "three", "last", "history ['one', 'two', 'three', 'last']"]
+        assert len(sim.app.session_registry.tasks) == 0
