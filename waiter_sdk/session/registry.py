@@ -233,7 +233,16 @@ class SessionRegistry:
         # carries (its sender or group id) lets most chat skip key building.
         flt = session.filter
         if step > 0:
-            session.route_id = flt.route_id(session.key)
+            route_id = flt.route_id(session.key)
+            if route_id is not None:
+                # Decoded from the key, it is a new string: keep the event's own instead when it
+                # is the same id, so that 100,000 idle sessions do not each hold a copy.
+                event = session.event
+                if route_id == event.sender_id:
+                    route_id = event.sender_id
+                elif route_id == event.group_id:
+                    route_id = event.group_id
+            session.route_id = route_id
         route_id = session.route_id
         if route_id is not None:
             count = self._ids.get(route_id, 0) + step
