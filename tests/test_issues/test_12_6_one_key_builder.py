@@ -26,7 +26,7 @@ from waiter_sdk import (
     start_session,
 )
 from waiter_sdk.session.botoy import BotoySessionFilter
-from waiter_sdk.session.keys import SessionKey, encode_key
+from waiter_sdk.session.keys import SessionKey, encode_key, key_field
 from waiter_sdk.testing import Simulator
 
 # Ids as platforms and sandbox users send them, separators and escapes included.
@@ -43,7 +43,10 @@ def test_distinct_keys_never_encode_alike(one: SessionKey, other: SessionKey) ->
 @settings(max_examples=400, derandomize=True, database=None)
 @given(keys)
 def test_every_key_decodes_back(key: SessionKey) -> None:
-    assert SessionKey.decode(key.encode()) == key
+    text = key.encode()
+    assert SessionKey.decode(text) == key
+    for field in ("kind", "platform", "bot", "chat", "sender", "topic"):
+        assert key_field(text, field) == getattr(key, field)
 
 
 def _event(sender: str, group: str | None, reply_to: str | None = None) -> MessageEvent:

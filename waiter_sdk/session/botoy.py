@@ -70,7 +70,7 @@ from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from ._context import current_scope
 from .controller import SessionController
 from .filters import SessionFilter
-from .keys import SessionKey, encode_key
+from .keys import encode_key, key_field
 from .registry import SessionRegistry
 from .waiter import registry_of
 
@@ -161,8 +161,7 @@ class BotoySessionFilter(SessionFilter):
 
     def route_id(self, key: str) -> str | None:
         # A member's or a private session: the user's id; a whole group's: the group's.
-        decoded = SessionKey.decode(key)
-        return decoded.sender or decoded.chat[1:] or None
+        return key_field(key, "sender") or key_field(key, "chat")[1:] or None
 
 
 def _is_id(value: object) -> bool:

@@ -21,7 +21,7 @@ import itertools
 from typing import Any
 
 from ..events import MessageEvent
-from .keys import SessionKey, encode_key
+from .keys import encode_key, key_field
 
 __all__ = [
     "GroupSessionFilter",
@@ -155,7 +155,7 @@ class SenderSessionFilter(SessionFilter):
     def route_id(self, key: str) -> str | None:
         if not _own(self, SenderSessionFilter):
             return None
-        return SessionKey.decode(key).sender or None
+        return key_field(key, "sender") or None
 
 
 class GroupSessionFilter(SessionFilter):
@@ -173,7 +173,7 @@ class GroupSessionFilter(SessionFilter):
         if not _own(self, GroupSessionFilter):
             return None
         # "g<group>" or "p<user>": either way the id after the letter is on every message.
-        return SessionKey.decode(key).chat[1:] or None
+        return key_field(key, "chat")[1:] or None
 
 
 class UserSessionFilter(SessionFilter):
@@ -188,7 +188,7 @@ class UserSessionFilter(SessionFilter):
     def route_id(self, key: str) -> str | None:
         if not _own(self, UserSessionFilter):
             return None
-        return SessionKey.decode(key).sender or None
+        return key_field(key, "sender") or None
 
 
 _reply_sessions = itertools.count(1)
