@@ -20,6 +20,7 @@ from loguru import logger
 
 from ._tasks import TaskSet
 from .events import Event, MessageEvent
+from .events.event import handler_view
 from .exceptions import HandlerFinished, PluginError, SessionClosedError, SessionTimeoutError
 from .plugins.base import HandlerInfo, HandlerKind
 from .session._context import HandlerScope, current_scope
@@ -302,8 +303,11 @@ class EventBus:
                 item = selected[index]
                 handler = item.handler
                 if isinstance(event, MessageEvent):
-                    event.args = item.args if item.args is not None else []
-                    event.match = item.match
+                    args = item.args if item.args is not None else []
+                    # Set on the event too (the last handler's, for code after the bus), and
+                    # in this task's context, where each handler keeps its own.
+                    event._args, event._match = args, item.match
+                    handler_view.set((event, args, item.match))
                 scope = HandlerScope(handler.plugin, handler.name, event, chain, index)
                 token = current_scope.set(scope)
                 try:

@@ -125,3 +125,37 @@ async def test_a_declined_suggest_reaches_later_handlers_after_its_command() -> 
         # Not "." : declined, and the answer goes on to the plugins, after its command.
         assert texts(await sim.send(alice, "no thanks", group="g")) == ["city: None"]
         assert logger.seen == ["alice: /city Londn", "alice: no thanks"]
+
+
+class Remember(Plugin):
+    """Reads its command's arguments after a conversation, while later handlers ran meanwhile."""
+
+    name = "remember"
+
+    @command("remember")
+    async def remember(self, event: MessageEvent) -> None:
+        answer = await event.prompt(timeout=30)
+        await event.send(f"{' '.join(event.args)} = {answer}")
+
+
+class Plain(Plugin):
+    """Runs after /remember's handler on the same message, while that one waits."""
+
+    name = "plain_after"
+
+    def __init__(self) -> None:
+        self.args_seen: list[list[str]] = []
+
+    @on_message(priority=-2)
+    async def plain(self, event: MessageEvent) -> None:
+        self.args_seen.append(list(event.args))
+
+
+async def test_a_handler_keeps_its_own_arguments_while_the_chain_goes_on() -> None:
+    after = Plain()
+    async with Simulator(plugins=[Remember, after]) as sim:
+        alice = sim.user("alice")
+        await sim.send(alice, "/remember the answer", group="g")
+        assert after.args_seen == [[]]  # its own view: not the command's arguments
+        out = await sim.send(alice, "42", group="g")
+        assert texts(out) == ["the answer = 42"]  # and /remember still has its own

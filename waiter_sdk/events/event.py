@@ -12,7 +12,9 @@ must cost microseconds. Validation happens once, at the wire edge, in the adapte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,8 +23,6 @@ from .components import Component, Image
 from .result import MessageEventResult
 
 if TYPE_CHECKING:
-    import re
-
     from ..config import Settings
     from ..session.registry import SessionRegistry
 
@@ -36,6 +36,7 @@ __all__ = [
     "RequestEvent",
     "Target",
     "context_of",
+    "handler_view",
 ]
 
 
@@ -110,6 +111,15 @@ def context_of(event: Event) -> EventContext:
             "sessions, prompts and queues need one"
         )
     return context
+
+
+# What the handler running in this context matched: (event, args, match). A context variable,
+# not fields of the event, because one event's handlers may run at once in different tasks
+# (a handler that opened a session goes on while the ones after it run), and each must keep
+# seeing its own command's arguments.
+handler_view: ContextVar[tuple[MessageEvent, list[str], re.Match[str] | None] | None] = ContextVar(
+    "waiter_sdk_handler_view", default=None
+)
 
 
 class Event:
@@ -211,9 +221,9 @@ class MessageEvent(Event):
     """A message in a group or a private chat. Names follow AstrBot's so plugins port easily."""
 
     __slots__ = (
-        "args",
+        "_args",
+        "_match",
         "group_id",
-        "match",
         "message",
         "message_id",
         "message_str",
@@ -259,8 +269,30 @@ class MessageEvent(Event):
         self.group_id = group_id
         self.reply_to = reply_to
         self.to_me = to_me
-        self.args: list[str] = []
-        self.match: re.Match[str] | None = None
+        self._args: list[str] = []
+        self._match: re.Match[str] | None = None
+
+    # --- what the running handler matched -------------------------------------------------
+
+    @property
+    def args(self) -> list[str]:
+        """The words after the command, for the command handler running now (else ``[]``)."""
+        view = handler_view.get()
+        return view[1] if view is not None and view[0] is self else self._args
+
+    @args.setter
+    def args(self, value: list[str]) -> None:
+        self._args = value
+
+    @property
+    def match(self) -> re.Match[str] | None:
+        """The regex match, for the ``regex`` handler running now (else ``None``)."""
+        view = handler_view.get()
+        return view[2] if view is not None and view[0] is self else self._match
+
+    @match.setter
+    def match(self, value: re.Match[str] | None) -> None:
+        self._match = value
 
     # --- AstrBot-compatible accessors -------------------------------------------------------
 
