@@ -25,7 +25,7 @@ from .exceptions import HandlerFinished, PluginError, SessionClosedError, Sessio
 from .plugins.base import HandlerInfo, HandlerKind
 from .session._context import HandlerScope, current_scope
 
-__all__ = ["EventBus", "Handler", "TaskSet"]
+__all__ = ["EventBus", "Handler", "Place", "TaskSet"]
 
 
 @dataclass(eq=False, slots=True)
@@ -45,6 +45,18 @@ class Handler:
     @property
     def label(self) -> str:
         return f"{self.plugin}.{self.name}"
+
+
+class Place:
+    """A message's place in arrival order, kept while it waits at its sender's gate.
+
+    Chains of messages that arrived after it wait for it (see ``EventBus.reserve``).
+    """
+
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
 
 
 class _Chain:
@@ -100,9 +112,10 @@ class EventBus:
         self.tasks = TaskSet()
         self.on_error: Callable[[BaseException], None] | None = None
         self._published = 0
-        # Chains handed off by a handler that opened a session, whose task has not started yet;
-        # chains of later messages wait for them (see hand_off).
-        self._pending: list[_Chain] = []
+        # Places in arrival order that later chains wait for: chains handed off by a handler
+        # that opened a session, not started yet (hand_off), and messages held at a gate
+        # (reserve).
+        self._pending: list[_Chain | Place] = []
         self._moved: asyncio.Future[None] | None = None
 
     # --- registration ------------------------------------------------------------------
@@ -225,18 +238,49 @@ class EventBus:
         selected: list[_Selected],
         context: contextvars.Context | None = None,
         on_finish: Callable[[], None] | None = None,
+        place: Place | None = None,
     ) -> asyncio.Task[None]:
         """Run ``selected`` in a task; ``on_finish()`` when they are done, however they end.
 
         ``on_finish`` runs at the end of the task itself, not as a done callback: no loop
         callback per handled message, and it happens before the opener's task is even done.
+        ``place``: the message's place in arrival order, reserved while it was held.
         """
-        self._published += 1
-        chain = _Chain(event, selected, on_finish, self._published)
-        return self.tasks.spawn(
+        if place is None:
+            self._published += 1
+            chain = _Chain(event, selected, on_finish, self._published)
+        else:
+            chain = _Chain(event, selected, on_finish, place.seq)
+            self._pending.append(chain)  # in place of the reservation, until it starts
+            self.release(place)
+        task = self.tasks.spawn(
             self._run(chain, 0),
             context=context if context is not None else contextvars.Context(),
         )
+        if place is not None:
+            task.add_done_callback(lambda _: self._started(chain))
+        return task
+
+    def reserve(self) -> Place:
+        """Keep a place in arrival order for a message held back at its sender's gate.
+
+        Until it is published (``spawn(place=...)``) or goes elsewhere (``release``), the chains
+        of messages that arrived after it wait before their first handler: every handler sees
+        messages in arrival order. The wait is bounded by the gate's window.
+        """
+        self._published += 1
+        place = Place(self._published)
+        self._pending.append(place)
+        return place
+
+    def release(self, place: Place) -> None:
+        """``place`` needs no keeping: its message went to a session, or to no handler."""
+        self._started(place)
+
+    def release_all(self) -> None:
+        """Drop every place kept (the app stops): nothing waits for them any more."""
+        for item in list(self._pending):
+            self._started(item)
 
     async def run_now(self, event: Event) -> None:
         """Run the matching handlers in the current task (used by ``event.execute``).
@@ -267,8 +311,8 @@ class EventBus:
         task = self.tasks.spawn(self._run(chain, rest), context=contextvars.copy_context())
         task.add_done_callback(lambda _: self._started(chain))
 
-    def _started(self, chain: _Chain) -> None:
-        # A handed-off chain is running (or will never run): chains behind it may go on.
+    def _started(self, chain: _Chain | Place) -> None:
+        # A kept place is taken (a chain is running, or will never run): those behind it go on.
         if chain in self._pending:
             self._pending.remove(chain)
             moved = self._moved
@@ -291,7 +335,7 @@ class EventBus:
         event, selected = chain.event, chain.selected
         finished = True
         try:
-            if start:
+            if chain in self._pending:  # a hand-off, or a held message: running now
                 self._started(chain)
             for index in range(start, len(selected)):
                 if event._stopped:

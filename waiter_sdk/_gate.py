@@ -8,9 +8,9 @@ it opens when those handlers finish, open a session, or after ``session.order_wi
 seconds, and the held messages go on then, in order. Other senders and conversations never
 wait.
 
-A held message remembers how far it had come: one that arrived from the platform goes through
-the whole of dispatch again (exit words, sessions, handlers), one that a session handed back
-when it ended goes to the handlers only (API rule 8), even if it had to wait twice.
+A held message goes through the whole of dispatch again when its gate opens (exit words,
+sessions, handlers), and keeps its place in arrival order meanwhile (a ``Place`` of the bus), so
+that no handler sees it after a later message of someone else.
 
 Every gate has the same window, so their deadlines come in the order the gates closed: one
 queue and one loop timer serve them all, where a loop timer per gate cost a Python-compared
@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from ._bus import Place
 from .events import MessageEvent
 from .session.filters import SenderSessionFilter
 
@@ -37,8 +38,8 @@ class Gate:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        # (event, handed back): True for a message that must skip session routing.
-        self.held: list[tuple[MessageEvent, bool]] = []
+        # Each held message with its place in arrival order.
+        self.held: list[tuple[MessageEvent, Place]] = []
 
 
 current_gate: ContextVar[Gate | None] = ContextVar("waiter_sdk_current_gate", default=None)
@@ -53,11 +54,11 @@ def gate_key(event: MessageEvent) -> str:
     return _SENDER.filter(event)
 
 
-Resume = Callable[[MessageEvent, bool], None]
+Resume = Callable[[MessageEvent, Place], None]
 
 
 class Gates:
-    """The closed gates of one app; ``resume(event, handed_back)`` takes each held message on."""
+    """The closed gates of one app; ``resume(event, place)`` takes each held message on."""
 
     __slots__ = ("_due", "_loop", "_resume", "_timer", "closed", "window")
 
@@ -73,15 +74,11 @@ class Gates:
     def __len__(self) -> int:
         return len(self.closed)
 
-    def hold(self, event: MessageEvent, handed_back: bool = False) -> bool:
-        """Hold ``event`` if its sender has a gate closed in its conversation."""
+    def holds(self, event: MessageEvent) -> Gate | None:
+        """The gate closed for ``event``'s sender in its conversation, if any."""
         if not self.closed:
-            return False
-        gate = self.closed.get(gate_key(event))
-        if gate is None:
-            return False
-        gate.held.append((event, handed_back))
-        return True
+            return None
+        return self.closed.get(gate_key(event))
 
     def close(self, event: MessageEvent) -> Gate | None:
         """Close the gate for ``event``'s sender while its handlers run (None if disabled)."""
@@ -107,8 +104,8 @@ class Gates:
         if not closed:
             self._stop_timer()  # every queued entry is for a gate already open
         held, gate.held = gate.held, []
-        for event, handed_back in held:
-            self._resume(event, handed_back)
+        for event, place in held:
+            self._resume(event, place)
 
     def _expire(self) -> None:
         self._timer = None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from loguru import logger
 
-from ._bus import EventBus, Handler, TaskSet
+from ._bus import EventBus, Handler, Place, TaskSet
 from ._gate import Gates, current_gate
 from ._outbound import Outbound
 from .adapters.base import Adapter
@@ -193,6 +193,7 @@ class App:
     async def _wind_down(self) -> None:
         # Sessions end first, while the adapters can still carry what their openers say.
         dropped = self._gates.clear()
+        self.bus.release_all()
         if dropped:
             logger.warning("{} held messages dropped at shutdown", dropped)
         openers = self.session_registry.shutdown()
@@ -338,17 +339,19 @@ class App:
             return
         self._route(event)
 
-    def _route(self, event: MessageEvent) -> None:
+    def _route(self, event: MessageEvent, place: Place | None = None) -> None:
         # Exit words, then the sessions, then the sender's gate, then the handlers. Sessions
         # come before the gate on purpose: a message that an open session takes never waits
         # behind its sender's running handler (a player's answer to a group game while their
         # /weather is still being fetched). What the gate holds is what no session took yet:
         # "/login" then "alice" at once, where the session that should take "alice" is about
-        # to open. A held message comes back here when the gate opens.
+        # to open. A held message comes back here when the gate opens, with its place.
         if self._exit_words and event.message_str.strip() in self._exit_words:
             session = self.session_registry.route(event)
             if session is not None:
                 self.session_registry.cancel(session)
+                if place is not None:
+                    self.bus.release(place)
                 notice = self.settings.session.exit_notice
                 if notice:
                     self.tasks.spawn(self._notify(event, notice))
@@ -356,43 +359,49 @@ class App:
         session = self.session_registry.route(event)
         if session is not None:
             session._deliver(event)  # _seams.Registered: routing's hand-over, once per message
+            if place is not None:
+                self.bus.release(place)
             return
         gates = self._gates
-        if gates.closed and gates.hold(event):
-            return
-        self._publish(event)
+        if gates.closed:
+            gate = gates.holds(event)
+            if gate is not None:
+                # It waits for its sender's previous message; its place in arrival order is
+                # kept, so that later messages of others reach no handler before it.
+                gate.held.append((event, place if place is not None else self.bus.reserve()))
+                return
+        self._publish(event, place)
 
-    def _resume(self, event: MessageEvent, handed_back: bool) -> None:
-        # A gate opened: a message from the platform takes the whole route again; one that a
-        # session handed back goes to the handlers only (rule 8), behind any new gate.
+    def _resume(self, event: MessageEvent, place: Place) -> None:
+        # A gate opened: the held message takes the whole route again, with its place.
         if self.state != "running":
+            self.bus.release(place)
             return
-        if handed_back:
-            if not self._gates.hold(event, handed_back=True):
-                self._publish(event)
-        else:
-            self._route(event)
+        self._route(event, place)
 
-    def _publish(self, event: MessageEvent) -> None:
+    def _publish(self, event: MessageEvent, place: Place | None = None) -> None:
         selected = self.bus.select(event)
         if not selected:
+            if place is not None:
+                self.bus.release(place)
             return
         gate = self._gates.close(event)
         if gate is None:
-            self.bus.spawn(event, selected)
+            self.bus.spawn(event, selected, place=place)
             return
         context = contextvars.Context()
         context.run(current_gate.set, gate)
-        self.bus.spawn(event, selected, context, functools.partial(self._gates.open, gate))
+        self.bus.spawn(event, selected, context, functools.partial(self._gates.open, gate), place)
 
     def _release(self, events: list[MessageEvent]) -> None:
         # Rule 8: what queued behind a session that ended goes to the plugins, in order, and
-        # never to a session: not even when its sender's gate makes it wait first.
+        # never to a session. Not through the gates either: they hold a message back for a
+        # session its sender's handler may open, which cannot apply here, and holding it would
+        # let others' messages pass it.
         for event in events:
             if self.state != "running":
                 return
-            if not self._gates.hold(event, handed_back=True):
-                self._publish(event)
+            self._publish(event)
 
     async def _notify(self, event: MessageEvent, text: str) -> None:
         try:
