@@ -23,6 +23,12 @@ same instant (a deadline and the end of a sleep, say), and work of one instant w
 depends on how waiter calls, handler chains and released gates interleave. Before each message
 is sent, the model plays it and the whole future without further input under several such
 orders; if they disagree or two timers coincide, the step is skipped.
+
+Where the model reads the contract in a way the text does not spell out, it says so: a message a
+session took but whose call had not started when the session ended (an exit word right behind
+it in one loop turn) counts as queued (rule 8); ``session.max_queue`` drops what a full queue
+cannot take (docs/sessions.md). One disagreement with the contract is known, pinned by a strict
+xfail test of its own, and left out of the comparison: see ``journal_view``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +46,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from waiter_sdk import (
     GroupSessionFilter,
+    MessageChain,
     MessageEvent,
     Plugin,
     SenderSessionFilter,
@@ -60,6 +67,7 @@ USERS = ("ann", "bob", "cy")
 CONVERSATIONS: tuple[str | None, ...] = ("g1", "g2", None)  # None: a private chat
 EXIT = "exit"
 WINDOW = 2.0  # the default session.order_window, in the configurations that keep the gate on
+MAX_QUEUE = 8  # session.max_queue: beyond it a busy session drops a message (docs/sessions.md)
 
 # Every duration is a multiple of 1/256, so sums of them are exact floats in any order. The sleeps
 # have odd 64ths, so that the end of a chain of sleeps rarely meets a deadline or another timer
@@ -76,13 +84,20 @@ Filter = Literal["sender", "group"]
 
 @dataclass(frozen=True)
 class Open:
-    """``/open``: open a session (after ``delay`` seconds in the handler)."""
+    """``/open``: open a session (after ``delay`` seconds in the handler).
+
+    Sessions with an even ``sid`` record history (rule 12); the others do not.
+    """
 
     sid: int
     filter: Filter
     timeout: float
     replace: bool
     delay: float
+
+    @property
+    def history(self) -> bool:
+        return self.sid % 2 == 0
 
     def text(self) -> str:
         conflict = "replace" if self.replace else "busy"
@@ -143,6 +158,9 @@ class Msg:
     text: str
     spec: Open | Act | None  # None: the exit word
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Msg:
+        return self  # immutable: a model's copy can share it
+
     @property
     def stream(self) -> tuple[str, ...]:
         # The sender gate's key: one sender in one conversation.
@@ -157,6 +175,7 @@ def session_key(flt: Filter, user: str, conv: str | None) -> tuple[str, ...]:
 
 
 FILTER_NAMES = {"sender": "SenderSessionFilter", "group": "GroupSessionFilter"}
+Entry = tuple[str, str | None, str, float]  # what the journal notes: sender, group, text, time
 
 # --- the model ----------------------------------------------------------------------------------
 
@@ -186,6 +205,7 @@ class MSession:
     started: bool = False
     wake: float | None = None  # when the running call's sleep ends
     queue: list[Msg] = field(default_factory=list)
+    history: list[str] | None = None  # rule 12: what each call got, if recording
     live: bool = True
 
 
@@ -228,7 +248,7 @@ class Model:
         self.published = 0
         self.opened = 0
         # What the SDK must show.
-        self.journal: list[tuple[str, str | None, str, float]] = []
+        self.journal: list[Entry] = []
         self.calls: dict[int, list[tuple[Any, ...]]] = {}
         self.outcomes: dict[int, tuple[Any, ...]] = {}
         self.ended: dict[str, int] = {}
@@ -255,6 +275,26 @@ class Model:
         """Play the future with no more input, until no timer is left."""
         while (when := self.next_timer()) is not None:
             self.tick(when)
+
+    def fork(self, policy: Policy) -> Model:
+        """A copy that plays on from here under ``policy``, with no output recorded yet.
+
+        Only what the future depends on is copied: the look-ahead runs for every message sent,
+        and copying what was already observed made it the slowest part of the test.
+        """
+        state = {k: v for k, v in vars(self).items() if k not in ("journal", "calls", "trace")}
+        state["sessions"] = [s for s in self.sessions if s.live]
+        state["outcomes"], state["ended"] = {}, {}
+        twin = Model(self.window, policy)
+        vars(twin).update(copy.deepcopy(state))
+        twin.policy, twin.tie = policy, False
+        return twin
+
+    def close(self, sid: int) -> None:
+        """``app.sessions.close(key)``: the session ends as if by an exit word."""
+        self.end(next(s for s in self.sessions if s.sid == sid), "cancelled")
+        self.drain()
+        self.trace.append((self.now, self.sessions_view()))
 
     def shutdown(self) -> None:
         """Rule 13: ``App.stop()`` ends every open session; their openers raise SessionClosedError."""
@@ -421,6 +461,7 @@ class Model:
         opener = (chain.msg.user, chain.msg.conv)
         deadline = self.now + spec.timeout
         session = MSession(spec.sid, key, spec.filter, self.now, deadline, self.opened, opener)
+        session.history = [] if spec.history else None
         self.sessions.append(session)
         self.by_key[key] = session
         # Section 3: the journal after it goes on now, in arrival order (see drain).
@@ -433,12 +474,15 @@ class Model:
         if session.running is None:
             session.running, session.started = msg, False
             self.push(("call", (session, msg)))
-        else:
+        elif len(session.queue) < MAX_QUEUE:
             session.queue.append(msg)  # rule 2: one call at a time, in arrival order
 
     def start_call(self, session: MSession, msg: Msg) -> None:
         session.started = True
-        self.log(session, ("call", msg.text, session.deadline))  # rule 3: keep alone moves it
+        if session.history is not None:
+            session.history.append(msg.text)  # rule 12: recorded before the call sees it
+        history = list(session.history or ())
+        self.log(session, ("call", msg.text, session.deadline, history))  # rule 3: see keep
         act = msg.spec if isinstance(msg.spec, Act) else None
         if act is not None and act.sleep:
             session.wake = self.now + act.sleep
@@ -496,31 +540,42 @@ class Model:
 
     def sessions_view(self) -> list[tuple[Any, ...]]:
         return [
-            (FILTER_NAMES[s.filter], s.opened_at, s.deadline, len(s.queue), s.running is not None)
+            (
+                FILTER_NAMES[s.filter],
+                s.opened_at,
+                s.deadline,
+                len(s.queue),
+                s.running is not None,
+                len(s.history or ()),
+            )
             for s in self.sessions
             if s.live
         ]
 
     def journal_view(self) -> Any:
+        """What the journal must have seen, in the order the rules fix (see journal_view())."""
         return journal_view(self.journal, self.window)
 
     def observables(self) -> Any:
         return (self.journal_view(), self.calls, self.outcomes, self.ended, self.trace)
 
 
-def journal_view(journal: list[tuple[str, str | None, str, float]], window: float) -> Any:
-    """The journal in the order the rules fix.
+def journal_view(journal: list[Entry], window: float) -> Any:
+    """The journal as far as the rules fix its order.
 
-    With the gate off, that is arrival order at the handlers. With it on, a sender's held
-    message goes on when their previous message's handlers finish, and the contract does not say
-    whether that is before or after another sender's message of the same instant: then only
-    each sender's own order (per conversation) is fixed, with the time of each entry.
+    Section 3 and rule 8: handlers see messages in arrival order, and what a session hands on
+    when it ends goes on in its order. Without the sender gate that is the whole journal, in
+    order. With the gate on, each sender's messages in a conversation (with their times) are
+    compared, not how different senders' messages of one instant interleave: there the SDK
+    breaks the rule, which tests/test_issues/test_11_10_sender_gate_reorders_messages_of_one_
+    instant.py pins (a message held at its sender's gate goes behind other senders' messages
+    of that instant, even though it arrived, or was queued, first).
     """
     if window == 0:
         return list(journal)
-    streams: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for user, conv, text, at in journal:
-        streams.setdefault((user, conv or ""), []).append((text, at))
+    streams: dict[tuple[str, str], list[Entry]] = {}
+    for entry in journal:
+        streams.setdefault((entry[0], entry[1] or ""), []).append(entry)
     return dict(sorted(streams.items()))
 
 
@@ -537,7 +592,7 @@ class Boom(Exception):
 class World:
     """What the plugins saw, for the test to compare with the model."""
 
-    journal: list[tuple[str, str | None, str, float]] = field(default_factory=list)
+    journal: list[Entry] = field(default_factory=list)
     calls: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)
     outcomes: dict[int, tuple[Any, ...]] = field(default_factory=dict)
     raised: dict[int, Boom] = field(default_factory=dict)
@@ -583,7 +638,11 @@ class Rooms(Plugin):
     def waiter(self, spec: Open) -> Any:
         world, sid = self.world, spec.sid
 
-        @session_waiter(timeout=spec.timeout, conflict="replace" if spec.replace else "busy")
+        @session_waiter(
+            timeout=spec.timeout,
+            record_history_chains=spec.history,
+            conflict="replace" if spec.replace else "busy",
+        )
         async def play(controller: SessionController, reply: MessageEvent) -> None:
             if sid in world.running:
                 world.faults.append(f"session {sid}: two waiter calls at once")  # rule 2
@@ -591,7 +650,11 @@ class Rooms(Plugin):
             log = world.calls.setdefault(sid, [])
             world.keys.setdefault(sid, set()).add(controller.key)
             try:
-                log.append(("call", reply.message_str, controller.deadline))
+                chains = controller.get_history_chains()
+                history = [MessageChain(chain).plain_text for chain in chains]
+                for chain in chains:
+                    chain.clear()  # copies (rule 12): this must not change the next call's
+                log.append(("call", reply.message_str, controller.deadline, history))
                 act = Act.parse(reply.message_str)
                 if act is None:
                     return
@@ -688,7 +751,9 @@ class SessionRules(RuleBasedStateMachine):
     @initialize(window=st.sampled_from([WINDOW, 0.0]))
     def start(self, window: float) -> None:
         self.model = Model(window)
-        config = Settings.load(session={"exit_words": [EXIT], "order_window": window})
+        config = Settings.load(
+            session={"exit_words": [EXIT], "order_window": window, "max_queue": MAX_QUEUE}
+        )
         self.sim = Simulator(plugins=[Rooms(self.world), Journal(self.world)], settings=config)
         self.run(self.sim.start())
 
@@ -721,13 +786,12 @@ class SessionRules(RuleBasedStateMachine):
             spec = Act(number, raw[1] + jitter if raw[1] else 0.0, final, amount, reset)
         return Msg(user, conv, EXIT if spec is None else spec.text(), spec)
 
-    def admissible(self, msgs: list[Msg]) -> bool:
+    def admissible(self, step: Callable[[Model], None]) -> bool:
         """No coinciding timers, and the same outcome under every order the contract leaves open."""
         seen = None
         for policy in POLICIES if self.model.window else POLICIES[::2]:
-            trial = copy.deepcopy(self.model)
-            trial.policy = policy
-            trial.dispatch(msgs)
+            trial = self.model.fork(policy)
+            step(trial)
             trial.run_out()
             if trial.tie:
                 return False
@@ -753,10 +817,17 @@ class SessionRules(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         raws=weighted((3, st.tuples(kinds)), (2, st.lists(kinds, min_size=2, max_size=3))),
+        crowd=weighted((4, st.just(())), (1, st.lists(st.integers(0, len(USERS) - 1), max_size=3))),
     )
-    def talk(self, data: st.DataObject, raws: list[tuple[Any, ...]]) -> None:
-        """One message, or a burst from one sender in one conversation in one loop turn."""
+    def talk(self, data: st.DataObject, raws: list[tuple[Any, ...]], crowd: list[int]) -> None:
+        """One message, or a burst in one loop turn: from one sender in one conversation, or
+        (``crowd``: who says each of the first messages) from several members of a group."""
         assert self.sim is not None
+        if crowd and len(raws) > 1:
+            conv = CONVERSATIONS[data.draw(st.integers(0, 1))]
+            voices = [USERS[who] for who in crowd] + [USERS[crowd[-1]]] * len(raws)
+            self.send([self.build(voices[i], conv, raw) for i, raw in enumerate(raws)])
+            return
         busy = self.busy_streams()
         # Indices, not sampled_from(busy): see weighted() and contend() on labels and hashes.
         if busy and data.draw(st.integers(0, 3)) < 3:
@@ -768,25 +839,28 @@ class SessionRules(RuleBasedStateMachine):
 
     def say(self, user: str, conv: str | None, raws: list[tuple[Any, ...]]) -> bool:
         """Send ``raws`` as ``user`` in ``conv`` unless the step is left out; False if it is."""
-        assert self.sim is not None
-        msgs = [self.build(user, conv, raw) for raw in raws]
-        if not self.admissible(msgs):
+        return self.send([self.build(user, conv, raw) for raw in raws])
+
+    def send(self, msgs: list[Msg]) -> bool:
+        """Send ``msgs`` in one loop turn unless the step is left out; False if it is."""
+        texts = [f"{m.user}@{m.conv or 'private'}: {m.text}" for m in msgs]
+        if not self.admissible(lambda model: model.dispatch(msgs)):
             self.skipped += 1
-            note(f"skipped (order or timing left open): {[m.text for m in msgs]}")
+            note(f"skipped (order or timing left open): {texts}")
             return False
-        note(f"t={self.model.now} {user}@{conv or 'private'}: {[m.text for m in msgs]}")
+        note(f"t={self.model.now} {texts}")
         self.model.dispatch(msgs)
-        self.run(self.deliver(user, conv, [m.text for m in msgs]))
+        self.run(self.deliver(msgs))
         return True
 
-    async def deliver(self, user: str, conv: str | None, texts: list[str]) -> None:
+    async def deliver(self, msgs: list[Msg]) -> None:
         sim = self.sim
         assert sim is not None
-        if len(texts) == 1:
-            await sim.send(sim.user(user), texts[0], group=conv)
+        if len(msgs) == 1:
+            await sim.send(sim.user(msgs[0].user), msgs[0].text, group=msgs[0].conv)
             return
-        for text in texts:  # one loop turn: nothing runs between these
-            sim.app.dispatch(sim.message(sim.user(user), text, group=conv))
+        for msg in msgs:  # one loop turn: nothing runs between these
+            sim.app.dispatch(sim.message(sim.user(msg.user), msg.text, group=msg.conv))
         await sim.settle()
 
     @rule(
@@ -817,6 +891,29 @@ class SessionRules(RuleBasedStateMachine):
         timeout = data.draw(st.sampled_from(TIMEOUTS))
         self.say(user, conv, [("open", spec.filter, timeout, replace, delay), *then])
 
+    @rule(data=st.data())
+    @precondition(lambda self: any(s.live for s in self.model.sessions))
+    def close(self, data: st.DataObject) -> None:
+        """``app.sessions.close(key)`` (API section 5): ends a session like an exit word."""
+        assert self.sim is not None
+        if data.draw(st.integers(0, 3)):
+            return  # now and then: a session closed at every other step would never get going
+        live = [s for s in self.model.sessions if s.live]
+        index = data.draw(st.integers(0, len(live) - 1))
+        sid = live[index].sid
+        if not self.admissible(lambda model: model.close(sid)):
+            self.skipped += 1
+            return
+        note(f"t={self.model.now} close session {sid}")
+        self.model.close(sid)
+        self.run(self.close_session(index))
+
+    async def close_session(self, index: int) -> None:
+        assert self.sim is not None
+        key = list(self.sim.app.sessions)[index].key  # oldest first, as the model lists them
+        assert await self.sim.app.sessions.close(key)
+        await self.sim.settle()
+
     @rule(seconds=st.sampled_from(STEPS))
     def wait(self, seconds: float) -> None:
         assert self.sim is not None
@@ -835,8 +932,10 @@ class SessionRules(RuleBasedStateMachine):
         assert world.outcomes == model.outcomes
         assert world.calls == model.calls
         infos = list(sim.app.sessions)
-        seen = [(i.filter, i.opened_at, i.deadline, i.queued, i.busy) for i in infos]
-        assert seen == model.sessions_view()
+        seen = [
+            (i.filter, i.opened_at, i.deadline, i.queued, i.busy, i.history_length) for i in infos
+        ]
+        assert seen == model.sessions_view(), f"sessions {seen} != model {model.sessions_view()}"
         assert {i.plugin for i in infos} <= {"rooms"}
         assert sim.app.sessions.ended_counts == model.ended
         assert all(len(keys) == 1 for keys in world.keys.values())
@@ -846,8 +945,8 @@ class SessionRules(RuleBasedStateMachine):
 SessionRules.TestCase.settings = settings(
     derandomize=True,
     database=None,
-    max_examples=100,
-    stateful_step_count=40,
+    max_examples=150,
+    stateful_step_count=50,
     deadline=None,
 )
 TestSessionRules = SessionRules.TestCase
