@@ -1,0 +1,104 @@
+"""Issue 11.10 (found by tests/session/test_model.py): the sender gate reorders handlers' input.
+
+API rule 8: messages queued behind a running waiter call when the session ends go on to the
+plugin handlers "in order, as if no session had existed"; API section 3: "every handler sees
+messages in arrival order". With the sender gate on (``session.order_window`` > 0, the default),
+a handler sees the messages of one instant out of order as soon as one sender has two of them
+with another sender's message in between:
+
+- A group session's call is busy; bob's ``b1``, bob's ``b2`` and cy's ``c1`` queue behind it.
+  When the call stops the session, a low-priority handler sees ``b1, c1, b2``.
+- ``b1``, ``b2`` (bob) and ``c1`` (cy) arrive in one loop turn with no session open: the handler
+  sees ``b1, c1, b2`` as well.
+
+The cause: ``b1`` goes to the handlers and closes bob's gate, ``b2`` waits at it, ``c1`` goes on;
+``b2`` is published only when ``b1``'s handlers have finished, behind ``c1``. No handler was slow:
+the gate's own reason to hold ``b2`` (a session ``b1``'s handler might open) cannot even apply to
+``b2`` in the first case, which rule 8 sends to the handlers only. With ``order_window=0`` the
+order is kept, as the last test shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from waiter_sdk import (
+    GroupSessionFilter,
+    MessageEvent,
+    Plugin,
+    SessionController,
+    command,
+    on_message,
+    session_waiter,
+)
+from waiter_sdk.config import Settings
+from waiter_sdk.testing import Simulator
+
+GATE_REORDERS = (
+    "the sender gate publishes bob's second message behind cy's, though it arrived (or was "
+    "queued) first: API section 3 and rule 8 say arrival order"
+)
+
+
+class Game(Plugin):
+    name = "game"
+
+    def __init__(self) -> None:
+        self.handlers_saw: list[str] = []
+
+    @command("game")
+    async def game(self, event: MessageEvent) -> None:
+        @session_waiter(timeout=60)
+        async def play(controller: SessionController, reply: MessageEvent) -> None:
+            await asyncio.sleep(1)  # busy: what follows queues behind this call
+            controller.stop()
+
+        await play(event, session_filter=GroupSessionFilter())
+
+    @on_message(priority=-10)
+    async def journal(self, event: MessageEvent) -> None:
+        if not event.message_str.startswith("/"):
+            self.handlers_saw.append(event.message_str)
+
+
+async def released(window: float) -> list[str]:
+    game = Game()
+    settings = Settings.load(session={"order_window": window})
+    async with Simulator(plugins=[game], settings=settings) as sim:
+        ann, bob, cy = sim.user("ann"), sim.user("bob"), sim.user("cy")
+        await sim.send(ann, "/game", group="g")
+        await sim.send(ann, "go", group="g")  # taken: the call works for 1 s
+        await sim.send(bob, "b1", group="g")  # queued behind it, in this order
+        await sim.send(bob, "b2", group="g")
+        await sim.send(cy, "c1", group="g")
+        assert game.handlers_saw == []
+        await sim.advance(1)  # the call stops the session: rule 8 hands the queue on
+    return game.handlers_saw
+
+
+async def one_turn(window: float) -> list[str]:
+    game = Game()
+    settings = Settings.load(session={"order_window": window})
+    async with Simulator(plugins=[game], settings=settings) as sim:
+        bob, cy = sim.user("bob"), sim.user("cy")
+        for user, text in ((bob, "b1"), (bob, "b2"), (cy, "c1")):
+            sim.app.dispatch(sim.message(user, text, group="g"))
+        await sim.settle()
+    return game.handlers_saw
+
+
+@pytest.mark.xfail(strict=True, reason=GATE_REORDERS)
+async def test_rule8_released_queue_reaches_the_handlers_in_order() -> None:
+    assert await released(window=2.0) == ["b1", "b2", "c1"]
+
+
+@pytest.mark.xfail(strict=True, reason=GATE_REORDERS)
+async def test_section3_one_loop_turn_reaches_the_handlers_in_arrival_order() -> None:
+    assert await one_turn(window=2.0) == ["b1", "b2", "c1"]
+
+
+async def test_without_the_gate_the_order_is_kept() -> None:
+    assert await released(window=0.0) == ["b1", "b2", "c1"]
+    assert await one_turn(window=0.0) == ["b1", "b2", "c1"]
