@@ -48,15 +48,19 @@ class Handler:
 
 
 class Place:
-    """A message's place in arrival order, kept while it waits at its sender's gate.
+    """A message's place in arrival order, kept while its handlers cannot run yet.
 
-    Chains of messages that arrived after it wait for it (see ``EventBus.reserve``).
+    Kept for a message held at its sender's gate (``EventBus.reserve``) and for the rest of a
+    chain that a handler handed off (``EventBus.hand_off``) until its task starts. A chain of a
+    later message waits before each handler in ``handlers``, and only those: every handler
+    sees messages in arrival order, and no handler waits for a message it would not see.
     """
 
-    __slots__ = ("seq",)
+    __slots__ = ("handlers", "seq")
 
-    def __init__(self, seq: int) -> None:
+    def __init__(self, seq: int, handlers: frozenset[Handler]) -> None:
         self.seq = seq
+        self.handlers = handlers
 
 
 class _Chain:
@@ -115,7 +119,7 @@ class EventBus:
         # Places in arrival order that later chains wait for: chains handed off by a handler
         # that opened a session, not started yet (hand_off), and messages held at a gate
         # (reserve).
-        self._pending: list[_Chain | Place] = []
+        self._pending: list[Place] = []
         self._moved: asyncio.Future[None] | None = None
 
     # --- registration ------------------------------------------------------------------
@@ -248,29 +252,27 @@ class EventBus:
         """
         if place is None:
             self._published += 1
-            chain = _Chain(event, selected, on_finish, self._published)
+            seq = self._published
         else:
-            chain = _Chain(event, selected, on_finish, place.seq)
-            self._pending.append(chain)  # in place of the reservation, until it starts
-            self.release(place)
-        task = self.tasks.spawn(
-            self._run(chain, 0),
+            seq = place.seq  # held at a gate: it keeps the place it arrived in
+        chain = _Chain(event, selected, on_finish, seq)
+        return self.tasks.spawn(
+            self._run(chain, 0, place),
             context=context if context is not None else contextvars.Context(),
         )
-        if place is not None:
-            task.add_done_callback(lambda _: self._started(chain))
-        return task
 
-    def reserve(self) -> Place:
-        """Keep a place in arrival order for a message held back at its sender's gate.
+    def reserve(self, event: Event) -> Place:
+        """Keep ``event``'s place in arrival order while it waits at its sender's gate.
 
-        Until it is published (``spawn(place=...)``) or goes elsewhere (``release``), the chains
-        of messages that arrived after it wait before their first handler: every handler sees
-        messages in arrival order. The wait is bounded by the gate's window.
+        Until it is published (``spawn(place=...)``) or goes elsewhere (``release``), chains of
+        later messages wait before the handlers it would reach. The wait is bounded by the
+        gate's window.
         """
         self._published += 1
-        place = Place(self._published)
-        self._pending.append(place)
+        handlers = frozenset(item.handler for item in self.select(event))
+        place = Place(self._published, handlers)
+        if handlers:
+            self._pending.append(place)
         return place
 
     def release(self, place: Place) -> None:
@@ -307,45 +309,45 @@ class EventBus:
         if rest >= len(chain.selected) or chain.event._stopped:
             return  # nothing to hand on; on_finish runs when this handler returns
         scope.handed_off = True
-        self._pending.append(chain)
-        task = self.tasks.spawn(self._run(chain, rest), context=contextvars.copy_context())
-        task.add_done_callback(lambda _: self._started(chain))
+        place = Place(chain.seq, frozenset(item.handler for item in chain.selected[rest:]))
+        self._pending.append(place)
+        self.tasks.spawn(self._run(chain, rest, place), context=contextvars.copy_context())
 
-    def _started(self, chain: _Chain | Place) -> None:
-        # A kept place is taken (a chain is running, or will never run): those behind it go on.
-        if chain in self._pending:
-            self._pending.remove(chain)
+    def _started(self, place: Place) -> None:
+        # A kept place is taken (its chain is running, or will never run): those behind go on.
+        if place in self._pending:
+            self._pending.remove(place)
             moved = self._moved
             if moved is not None:
                 self._moved = None
                 if not moved.done():
                     moved.set_result(None)
 
-    async def _wait_for_earlier(self, chain: _Chain) -> None:
-        # Wait until no chain of an earlier message is handed off and not yet running.
-        while any(p.seq < chain.seq for p in self._pending):
+    async def _wait_for_earlier(self, chain: _Chain, handler: Handler) -> None:
+        # Wait until no earlier message still has a place kept before this handler.
+        while any(p.seq < chain.seq and handler in p.handlers for p in self._pending):
             moved = self._moved
             if moved is None:
                 moved = self._moved = asyncio.get_running_loop().create_future()
             await moved
 
-    async def _run(self, chain: _Chain, start: int) -> None:
+    async def _run(self, chain: _Chain, start: int, place: Place | None = None) -> None:
         # One coroutine for the whole chain (no helper frame): every resume of a waiting
         # handler and every exception climbs each frame between the task and the handler.
         event, selected = chain.event, chain.selected
         finished = True
         try:
-            if chain in self._pending:  # a hand-off, or a held message: running now
-                self._started(chain)
+            if place is not None:  # a hand-off, or a message held at a gate: running now
+                self._started(place)
             for index in range(start, len(selected)):
                 if event._stopped:
                     break
-                if self._pending and chain.seq:
-                    await self._wait_for_earlier(chain)
-                    if event._stopped:
-                        break
                 item = selected[index]
                 handler = item.handler
+                if self._pending and chain.seq:
+                    await self._wait_for_earlier(chain, handler)
+                    if event._stopped:
+                        break
                 if isinstance(event, MessageEvent):
                     args = item.args if item.args is not None else []
                     # Set on the event too (the last handler's, for code after the bus), and
@@ -388,6 +390,8 @@ class EventBus:
                     finished = False
                     return
         finally:
+            if place is not None:
+                self._started(place)  # cancelled before it ran: nothing may wait for it
             if finished and chain.on_finish is not None:
                 try:
                     chain.on_finish()

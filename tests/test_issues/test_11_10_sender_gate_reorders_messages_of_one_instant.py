@@ -1,4 +1,4 @@
-"""Issue 11.10 (found by tests/session/test_model.py): the sender gate reorders handlers' input.
+"""Issue 11.10 (found by tests/session/test_model.py): the sender gate reordered handlers' input.
 
 API rule 8: messages queued behind a running waiter call when the session ends go on to the
 plugin handlers "in order, as if no session had existed"; API section 3: "every handler sees
@@ -11,18 +11,16 @@ with another sender's message in between:
 - ``b1``, ``b2`` (bob) and ``c1`` (cy) arrive in one loop turn with no session open: the handler
   sees ``b1, c1, b2`` as well.
 
-The cause: ``b1`` goes to the handlers and closes bob's gate, ``b2`` waits at it, ``c1`` goes on;
-``b2`` is published only when ``b1``'s handlers have finished, behind ``c1``. No handler was slow:
-the gate's own reason to hold ``b2`` (a session ``b1``'s handler might open) cannot even apply to
-``b2`` in the first case, which rule 8 sends to the handlers only. With ``order_window=0`` the
-order is kept, as the last test shows.
+The cause was: ``b1`` goes to the handlers and closes bob's gate, ``b2`` waits at it, ``c1`` goes
+on; ``b2`` was published only when ``b1``'s handlers had finished, behind ``c1``. Now a message
+handed back by a session (rule 8) goes straight to the handlers, in order, and a message held at
+its sender's gate keeps its place: a later message waits before each handler the held one would
+reach, and only before those, until it is released (at most ``order_window``).
 """
 
 from __future__ import annotations
 
 import asyncio
-
-import pytest
 
 from waiter_sdk import (
     GroupSessionFilter,
@@ -35,11 +33,6 @@ from waiter_sdk import (
 )
 from waiter_sdk.config import Settings
 from waiter_sdk.testing import Simulator
-
-GATE_REORDERS = (
-    "the sender gate publishes bob's second message behind cy's, though it arrived (or was "
-    "queued) first: API section 3 and rule 8 say arrival order"
-)
 
 
 class Game(Plugin):
@@ -89,12 +82,10 @@ async def one_turn(window: float) -> list[str]:
     return game.handlers_saw
 
 
-@pytest.mark.xfail(strict=True, reason=GATE_REORDERS)
 async def test_rule8_released_queue_reaches_the_handlers_in_order() -> None:
     assert await released(window=2.0) == ["b1", "b2", "c1"]
 
 
-@pytest.mark.xfail(strict=True, reason=GATE_REORDERS)
 async def test_section3_one_loop_turn_reaches_the_handlers_in_arrival_order() -> None:
     assert await one_turn(window=2.0) == ["b1", "b2", "c1"]
 
