@@ -71,7 +71,8 @@ class SessionSettings(Section):
         description=(
             "Seconds a sender's next message in a conversation waits while the handlers of "
             "their previous message run, until those finish or open a session; so '/login' "
-            "followed at once by 'alice' reaches the login session. 0 turns it off."
+            "followed at once by 'alice' reaches the login session. Later messages of others "
+            "wait for it only before the handlers it would reach. 0 turns it off."
         ),
     )
     prompt_timeout: float = Field(default=60.0, gt=0, description="Default for event.prompt().")

@@ -93,3 +93,43 @@ async def test_section3_one_loop_turn_reaches_the_handlers_in_arrival_order() ->
 async def test_without_the_gate_the_order_is_kept() -> None:
     assert await released(window=0.0) == ["b1", "b2", "c1"]
     assert await one_turn(window=0.0) == ["b1", "b2", "c1"]
+
+
+class Busy(Plugin):
+    """bob's /slow works 5 s; a journal sees every message; /ping answers at once."""
+
+    name = "busy"
+
+    def __init__(self) -> None:
+        self.journal: list[tuple[str, float]] = []
+
+    @command("slow")
+    async def slow(self, event: MessageEvent) -> None:
+        await asyncio.sleep(5)
+
+    @command("ping")
+    async def ping(self, event: MessageEvent) -> None:
+        await event.send("pong")
+
+    @on_message(priority=-10)
+    async def journal_all(self, event: MessageEvent) -> None:
+        self.journal.append((event.message_str, asyncio.get_running_loop().time()))
+
+
+async def test_a_held_message_holds_back_only_the_handlers_it_would_reach() -> None:
+    busy = Busy()
+    settings = Settings.load(session={"order_window": 2.0})
+    async with Simulator(plugins=[busy], settings=settings) as sim:
+        bob, cy = sim.user("bob"), sim.user("cy")
+        await sim.send(bob, "/slow", group="g")  # bob's gate closes for 5 s (window: 2 s)
+        await sim.send(bob, "b2", group="g")  # held at bob's gate
+        # cy's command is not something b2 would reach: it answers at once...
+        assert [o.text for o in await sim.send(cy, "/ping", group="g")] == ["pong"]
+        # ...but the journal, which b2 would reach, sees cy's /ping only after b2.
+        assert busy.journal == []
+        await sim.advance(2)  # the window: b2 goes on, then cy's /ping
+        assert busy.journal == [("b2", 2.0), ("/ping", 2.0)]
+        # (/slow's own chain is still in its command: a handler that waits on anything
+        # but a session holds back only the rest of its own chain.)
+        await sim.advance(3)
+        assert busy.journal[-1] == ("/slow", 5.0)
