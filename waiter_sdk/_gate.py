@@ -41,6 +41,10 @@ class Gate:
         # Each held message with its place in arrival order.
         self.held: list[tuple[MessageEvent, Place]] = []
 
+    def hold(self, event: MessageEvent, place: Place) -> None:
+        """Keep ``event`` (and its place) until the gate opens."""
+        self.held.append((event, place))
+
 
 current_gate: ContextVar[Gate | None] = ContextVar("waiter_sdk_current_gate", default=None)
 

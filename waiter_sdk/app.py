@@ -368,7 +368,7 @@ class App:
             if gate is not None:
                 # It waits for its sender's previous message; its place in arrival order is
                 # kept, so that later messages of others reach no handler before it.
-                gate.held.append((event, place if place is not None else self.bus.reserve(event)))
+                gate.hold(event, place if place is not None else self.bus.reserve(event))
                 return
         self._publish(event, place)
 
