@@ -899,3 +899,27 @@ async def test_select_takes_a_number_with_retries_and_returns_item_and_index() -
         await sim.send(alice, "/get select", group="g")
         await sim.advance(10)
         assert plugin.results == [("coffee", 1), None, None]
+
+
+async def test_a_botoy_session_has_a_deadline_only_while_a_getter_waits() -> None:
+    # Issue 12.5: the getter's timeout is the session's own deadline, in the registry's one
+    # timer heap; between two questions there is none (not a placeholder a year away).
+    class Thinker(Plugin):
+        name = "thinker"
+
+        @command("think")
+        async def think(self, event: MessageEvent) -> None:
+            ss = start_session(event)
+            await asyncio.sleep(5)  # working: no question asked yet
+            await ss.text(timeout=10)
+
+    async with Simulator(plugins=[Thinker]) as sim:
+        await sim.send(sim.user("alice"), "/think")
+        (info,) = sim.app.sessions
+        assert (info.deadline, info.remaining) == (None, None)
+        await sim.advance(5)
+        (info,) = sim.app.sessions
+        assert (info.deadline, info.remaining) == (15.0, 10.0)
+        assert len(sim.app.session_registry._heap) == 1  # the one shared heap, one entry
+        await sim.advance(10)
+        assert len(sim.app.sessions) == 0  # text() timed out, the handler returned
