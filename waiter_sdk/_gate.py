@@ -85,11 +85,19 @@ class Gates:
         return self.closed.get(gate_key(event))
 
     def close(self, event: MessageEvent) -> Gate | None:
-        """Close the gate for ``event``'s sender while its handlers run (None if disabled)."""
+        """Close the gate for ``event``'s sender while its handlers run.
+
+        None if gates are disabled, or if that sender's gate is closed already (a message a
+        session handed back runs while it is): that gate keeps what it holds and opens when
+        its own handlers let it, and this message's handlers run with no gate of their own.
+        """
         if self.window <= 0:
             return None
-        gate = Gate(gate_key(event))
-        self.closed[gate.key] = gate
+        key = gate_key(event)
+        if key in self.closed:
+            return None
+        gate = Gate(key)
+        self.closed[key] = gate
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
