@@ -121,6 +121,9 @@ class EventBus:
         # (reserve).
         self._pending: list[Place] = []
         self._moved: asyncio.Future[None] | None = None
+        # Set when the app stops: a chain still waiting for an earlier place ends there, so
+        # no handler starts during the stop only because the places it waited for were dropped.
+        self._closing = False
 
     # --- registration ------------------------------------------------------------------
 
@@ -280,7 +283,12 @@ class EventBus:
         self._started(place)
 
     def release_all(self) -> None:
-        """Drop every place kept (the app stops): nothing waits for them any more."""
+        """Drop every place kept (the app stops): chains waiting for one end without running.
+
+        Chains already inside a handler go on (the stop's grace time is theirs); a chain that
+        had not reached its next handler yet does not start it, whatever it was waiting for.
+        """
+        self._closing = True
         for item in list(self._pending):
             self._started(item)
 
@@ -323,13 +331,27 @@ class EventBus:
                 if not moved.done():
                     moved.set_result(None)
 
-    async def _wait_for_earlier(self, chain: _Chain, handler: Handler) -> None:
+    def _blocked(self, seq: int, handler: Handler) -> bool:
+        return any(p.seq < seq and handler in p.handlers for p in self._pending)
+
+    async def _wait_for_earlier(self, chain: _Chain, index: int) -> None:
         # Wait until no earlier message still has a place kept before this handler.
-        while any(p.seq < chain.seq and handler in p.handlers for p in self._pending):
-            moved = self._moved
-            if moved is None:
-                moved = self._moved = asyncio.get_running_loop().create_future()
-            await moved
+        handler = chain.selected[index].handler
+        if not self._blocked(chain.seq, handler):
+            return
+        # While it waits, this chain keeps a place of its own before the handlers it has left:
+        # every waiter wakes when any place is given up, and without it a later chain that
+        # happens to run first would pass this one.
+        place = Place(chain.seq, frozenset(item.handler for item in chain.selected[index:]))
+        self._pending.append(place)
+        try:
+            while self._blocked(chain.seq, handler) and not self._closing:
+                moved = self._moved
+                if moved is None:
+                    moved = self._moved = asyncio.get_running_loop().create_future()
+                await moved
+        finally:
+            self._started(place)
 
     async def _run(self, chain: _Chain, start: int, place: Place | None = None) -> None:
         # One coroutine for the whole chain (no helper frame): every resume of a waiting
@@ -345,8 +367,8 @@ class EventBus:
                 item = selected[index]
                 handler = item.handler
                 if self._pending and chain.seq:
-                    await self._wait_for_earlier(chain, handler)
-                    if event._stopped:
+                    await self._wait_for_earlier(chain, index)
+                    if event._stopped or self._closing:
                         break
                 if isinstance(event, MessageEvent):
                     args = item.args if item.args is not None else []
