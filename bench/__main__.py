@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import time
@@ -74,21 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ({timings[name]:.1f} s, load average {_loadavg()})", flush=True)
     total = time.perf_counter() - started
     print(f"\ntotal {total:.1f} s")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(
-                {
-                    "machine": info,
-                    "command": " ".join(["python -m bench", *sys.argv[1:]]),
-                    "runs": args.runs,
-                    "seconds": timings,
-                    "total_seconds": total,
-                    "figures": [f.as_dict() for f in figures],
-                },
-                out,
-                indent=2,
-            )
-        print(f"wrote {args.json}")
+    common.write_json(
+        args.json,
+        "bench",
+        info,
+        runs=args.runs,
+        seconds=timings,
+        total_seconds=total,
+        figures=[f.as_dict() for f in figures],
+    )
     return 0
 
 

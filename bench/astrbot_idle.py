@@ -311,20 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  waiter-sdk / AstrBot ({short}): {med('waiter', field) / med('astrbot', field):.2f}"
         )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(
-                {
-                    "machine": info,
-                    "command": " ".join(["python -m bench.astrbot_idle", *sys.argv[1:]]),
-                    "runs": args.runs,
-                    "raw": rows,
-                    "figures": [f.as_dict() for f in figures],
-                },
-                out,
-                indent=2,
-            )
-        print(f"wrote {args.json}")
+    common.write_json(
+        args.json,
+        "bench.astrbot_idle",
+        info,
+        runs=args.runs,
+        raw=rows,
+        figures=[f.as_dict() for f in figures],
+    )
     return 0
 
 

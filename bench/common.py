@@ -139,6 +139,18 @@ def machine() -> dict[str, str]:
     }
 
 
+def write_json(path: str | None, script: str, info: dict[str, str], **fields: Any) -> None:
+    """Write a script's figures to ``path`` (``--json``), with the machine and the command line."""
+    if not path:
+        return
+    import json
+
+    report = {"machine": info, "command": " ".join([f"python -m {script}", *sys.argv[1:]])}
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(report | fields, out, indent=2)
+    print(f"wrote {path}")
+
+
 def _code_version() -> str:
     """The commit measured, and whether waiter_sdk/ had uncommitted changes (read-only git)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

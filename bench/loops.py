@@ -12,7 +12,6 @@ uvloop won. Not part of ``scripts/bench``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -117,20 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                 "uvloop_better_rounds": wins,
             }
         )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(
-                {
-                    "machine": info,
-                    "command": " ".join(["python -m bench.loops", *sys.argv[1:]]),
-                    "rounds": args.rounds,
-                    "total_seconds": total,
-                    "figures": rows,
-                },
-                out,
-                indent=2,
-            )
-        print(f"wrote {args.json}")
+    common.write_json(
+        args.json, "bench.loops", info, rounds=args.rounds, total_seconds=total, figures=rows
+    )
     return 0
 
 
