@@ -340,27 +340,25 @@ class App:
         self._route(event)
 
     def _route(self, event: MessageEvent, place: Place | None = None) -> None:
-        # Exit words, then the sessions, then the sender's gate, then the handlers. Sessions
+        # The session the message would reach (an exit word ends it instead), then the
+        # sender's gate, then the handlers. Sessions
         # come before the gate on purpose: a message that an open session takes never waits
         # behind its sender's running handler (a player's answer to a group game while their
         # /weather is still being fetched). What the gate holds is what no session took yet:
         # "/login" then "alice" at once, where the session that should take "alice" is about
         # to open. A held message comes back here when the gate opens, with its place.
-        if self._exit_words and event.message_str.strip() in self._exit_words:
-            session = self.session_registry.route(event)
-            if session is not None:
+        session = self.session_registry.route(event)
+        if session is not None:
+            if place is not None:
+                self.bus.release(place)
+            if self._exit_words and event.message_str.strip() in self._exit_words:
+                # An exit word ends the session it would reach; no waiter sees it (rule 15).
                 self.session_registry.cancel(session)
-                if place is not None:
-                    self.bus.release(place)
                 notice = self.settings.session.exit_notice
                 if notice:
                     self.tasks.spawn(self._notify(event, notice))
                 return
-        session = self.session_registry.route(event)
-        if session is not None:
             session._deliver(event)  # _seams.Registered: routing's hand-over, once per message
-            if place is not None:
-                self.bus.release(place)
             return
         gates = self._gates
         if gates.closed:
