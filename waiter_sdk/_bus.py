@@ -405,6 +405,12 @@ class EventBus:
                             cleanup()
                         except Exception as exc:
                             self.report(exc, handler, "cleanup after")
+                    if scope.write_back is not None:
+                        # What it observed is written back however it ended, cancelled too.
+                        try:
+                            await scope.write_back.flush()
+                        except Exception as exc:
+                            self.report(exc, handler, "writing back the stored fields of")
                     current_scope.reset(token)
                 if scope.handed_off:
                     # This handler opened a session: the rest of the chain runs in a task of

@@ -30,7 +30,13 @@ from ._gate import Gates, current_gate
 from ._outbound import Outbound
 from .adapters.base import Adapter
 from .events import Event, MessageChain, MessageEvent, Target, to_chain
-from .exceptions import PluginError, SessionClosedError, SessionTimeoutError
+from .exceptions import (
+    PluginError,
+    SchemaError,
+    SessionClosedError,
+    SessionTimeoutError,
+    StorageError,
+)
 from .plugins.base import Plugin, handler_infos
 from .plugins.loader import PluginSpec, resolve_plugins
 from .session._context import current_scope, current_session
@@ -71,6 +77,9 @@ class App:
 
             settings = Settings.load()
         self.settings = settings
+        from .storage.store import Storage  # pydantic, as settings; no backend until start
+
+        self.storage = Storage(settings.storage, settings.data_dir, settings.storage_timeout)
         self.bus = EventBus(self.settings.command_prefixes)
         self.session_registry = SessionRegistry(self._release, self.settings.session.max_queue)
         self.session_registry.on_open = self._session_opened
@@ -124,6 +133,8 @@ class App:
         self._closed = asyncio.Event()
         stack = self._stack = contextlib.AsyncExitStack()
         try:
+            # Closed last, after every handler and session has ended and written back.
+            stack.push_async_callback(self.storage.close)
             await self._load_plugins()
             stack.push_async_callback(self._unload_plugins)
             stack.push_async_callback(self.tasks.aclose)
@@ -279,17 +290,35 @@ class App:
         return loaded
 
     async def _call_on_load(self, plugin: Plugin) -> None:
+        name = plugin.plugin_name()
+        if plugin.user_fields is not None or plugin.channel_fields is not None:
+            try:
+                await self.storage.check_schema(name)
+            except SchemaError as refused:
+                # Its fields disagree with the database: it must not run on that data.
+                self._unregister(plugin)
+                error = PluginError(str(refused))
+                self.plugin_errors.append(error)
+                logger.error("plugin not loaded: {}", error)
+                return
+            except StorageError as exc:
+                # The bot goes on; the schema is checked when the database is reachable.
+                logger.error("plugin {}: storage unavailable, retried on use: {}", name, exc)
         try:
             await plugin.on_load()
         except Exception as failure:
-            name = plugin.plugin_name()
-            self.bus.remove_plugin(name)
-            self.plugins.pop(name.lower(), None)
+            self._unregister(plugin)
             error = PluginError(
                 f"plugin {name} failed in on_load: {type(failure).__name__}: {failure}"
             )
             self.plugin_errors.append(error)
             logger.opt(exception=failure).error("{}", error)
+
+    def _unregister(self, plugin: Plugin) -> None:
+        name = plugin.plugin_name()
+        self.bus.remove_plugin(name)
+        self.plugins.pop(name.lower(), None)
+        self.storage.forget(name)
 
     def _register(self, plugin: Plugin) -> None:
         name = plugin.plugin_name()
@@ -315,8 +344,15 @@ class App:
         try:
             for handler in handlers:
                 self.bus.add(handler)
+            for scope, model in (("user", plugin.user_fields), ("channel", plugin.channel_fields)):
+                if model is not None:
+                    try:
+                        self.storage.declare(name, scope, model)  # type: ignore[arg-type]
+                    except (StorageError, PluginError) as exc:
+                        raise PluginError(f"plugin {name}: {exc}") from exc
         except PluginError:
             self.bus.remove_plugin(name)
+            self.storage.forget(name)
             plugin._app = None
             raise
         self.plugins[name.lower()] = plugin

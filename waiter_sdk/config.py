@@ -110,8 +110,34 @@ class Settings(BaseSettings):
     )
     plugins: list[str] = Field(default_factory=list)
     session: SessionSettings = Field(default_factory=SessionSettings)
+    storage: str = Field(
+        default="sqlite",
+        description="Where plugins' stored fields and key-value data live: 'sqlite' "
+        "(<data_dir>/waiter.db), 'sqlite:///path.db', 'redis://host:6379/0' "
+        "(pip install 'waiter-sdk[redis]') or 'memory' (lost at exit; the Simulator's default).",
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="The directory of the SQLite file and other bot data."
+    )
+    storage_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a storage call may wait: for an SQLite lock another process holds, "
+        "or for Redis to answer.",
+    )
     # Adapters and plugins add their own sections with register_settings(); the built-in
     # adapters' are named in waiter_sdk.adapters.SETTINGS and registered on first use.
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_address(cls, value: str) -> str:
+        scheme = value.partition(":")[0].lower()
+        if scheme not in ("sqlite", "memory", "redis", "rediss", "unix"):
+            raise ValueError(
+                "not a storage address: use 'sqlite', 'sqlite:///path.db', "
+                "'redis://host:6379/0' or 'memory'"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -207,7 +233,11 @@ def _describe(exc: ValidationError) -> str:
             continue
         given = err.get("input")
         named = tuple(str(part) for part in err["loc"] if isinstance(part, str))
-        if named in hidden_paths:
+        if named == ("storage",) and isinstance(given, str):
+            from .storage.store import redact_url  # an address may carry a Redis password
+
+            shown = repr(redact_url(given))
+        elif named in hidden_paths:
             # A token of digits left unquoted in waiter.toml is still a token: never echo it.
             shown = f"a {type(given).__name__}, not shown"
         else:

@@ -10,10 +10,13 @@ WaiterError
 │   ├── SessionBusyError               the session key is already held by another session
 │   └── SessionClosedError             the session was ended from outside (replaced, closed, shutdown)
 │       └── QueueCancelledError        cancel_queued() dropped a message before it was sent
-└── AdapterError
-    ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
-    ├── ActionFailedError              the platform answered an action with a failure
-    └── ActionTimeoutError(TimeoutError)         the platform did not answer an action in time
+├── AdapterError
+│   ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
+│   ├── ActionFailedError              the platform answered an action with a failure
+│   └── ActionTimeoutError(TimeoutError)         the platform did not answer an action in time
+└── StorageError                       the database cannot be reached, or refused a read or write
+    ├── SchemaError                    declared fields disagree with what the database holds
+    └── StoredValueError(ValueError)   a value (stored, or about to be) fails its field's type
 ```
 
 Each subclasses the closest built-in too, so ``except TimeoutError:`` and ``except ConnectionError:``
@@ -45,10 +48,13 @@ __all__ = [
     "HandlerFinished",
     "PluginError",
     "QueueCancelledError",
+    "SchemaError",
     "SessionBusyError",
     "SessionClosedError",
     "SessionError",
     "SessionTimeoutError",
+    "StorageError",
+    "StoredValueError",
     "WaiterError",
 ]
 
@@ -136,3 +142,22 @@ class ActionTimeoutError(AdapterError, TimeoutError):
         self.action = action
         self.timeout = timeout
         super().__init__(f"action {action!r} got no answer within {timeout:g} s")
+
+
+class StorageError(WaiterError):
+    """The storage backend cannot be reached, or refused a read or a write.
+
+    The message names the setting that chose the backend (``WAITER_STORAGE``) and what failed.
+    """
+
+
+class SchemaError(StorageError):
+    """The fields a plugin declares disagree with the fields its database holds (a field
+    removed or renamed); the message says which and the command that resolves it."""
+
+
+class StoredValueError(StorageError, ValueError):
+    """A value fails its field's type: one read from the database, or one about to be written.
+
+    Names the plugin, the field and whose record it is.
+    """

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from .chain import MessageChain, to_chain
 from .components import Component, Image
@@ -25,6 +25,10 @@ from .result import MessageEventResult
 if TYPE_CHECKING:
     from ..config import Settings
     from ..session.registry import SessionRegistry
+    from ..storage.fields import Fields
+    from ..storage.store import Storage
+
+    F = TypeVar("F", bound=Fields)
 
 __all__ = [
     "Event",
@@ -74,6 +78,9 @@ class EventContext(Protocol):
 
     @property
     def session_registry(self) -> SessionRegistry: ...
+
+    @property
+    def storage(self) -> Storage: ...
 
     async def send(self, target: Target, message: object) -> str: ...
 
@@ -374,6 +381,27 @@ class MessageEvent(Event):
     async def cancel_queued(self) -> int:
         """Drop what this conversation's outbound queue has not sent yet; returns how many."""
         return context_of(self).cancel_queued_for(self)
+
+    @overload
+    async def observe_user(self) -> Fields: ...
+    @overload
+    async def observe_user(self, model: type[F]) -> F: ...
+
+    async def observe_user(self, model: type[Fields] | None = None) -> Fields:
+        """Koishi's ``observeUser``: the sender's stored fields of ``model`` (by default, the
+        running plugin's ``user_fields``), loaded now; what the handler or waiter call changes
+        is written back when it returns. See docs/storage.md."""
+        return await context_of(self).storage.observe(self, "user", model)
+
+    @overload
+    async def observe_channel(self) -> Fields: ...
+    @overload
+    async def observe_channel(self, model: type[F]) -> F: ...
+
+    async def observe_channel(self, model: type[Fields] | None = None) -> Fields:
+        """Koishi's ``observeChannel``: this conversation's stored fields (a group, or the
+        private chat with the sender), written back like ``observe_user``."""
+        return await context_of(self).storage.observe(self, "channel", model)
 
     async def suggest(
         self,

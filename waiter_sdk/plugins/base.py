@@ -26,6 +26,8 @@ from ..exceptions import PluginError
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..storage.fields import Fields
+    from ..storage.store import KeyValue
 
 __all__ = [
     "HandlerInfo",
@@ -197,6 +199,10 @@ class Plugin:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: What the plugin keeps per user and per channel (``waiter_sdk.storage.Fields`` models),
+    #: read with ``event.observe_user()`` / ``event.observe_channel()``; see docs/storage.md.
+    user_fields: ClassVar[type[Fields] | None] = None
+    channel_fields: ClassVar[type[Fields] | None] = None
     _app: App | None = None
 
     @classmethod
@@ -208,6 +214,22 @@ class Plugin:
         if self._app is None:
             raise RuntimeError(f"plugin {self.plugin_name()} is not loaded into an app")
         return self._app
+
+    @property
+    def kv(self) -> KeyValue:
+        """This plugin's key-value data on the app's storage (``get`` / ``put`` / ``delete`` /
+        ``increment`` / ``keys``)."""
+        return self.app.storage.kv(self.plugin_name())
+
+    # AstrBot's names for the same, so ported plugins keep working.
+    async def put_kv_data(self, key: str, value: Any) -> None:
+        await self.kv.put(key, value)
+
+    async def get_kv_data(self, key: str, default: Any = None) -> Any:
+        return await self.kv.get(key, default)
+
+    async def delete_kv_data(self, key: str) -> None:
+        await self.kv.delete(key)
 
     async def on_load(self) -> None:
         """Called once the plugin is registered, before events arrive."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..events import Event
+    from ..storage.store import WriteBack
     from .controller import SessionController
 
 __all__ = ["HandlerScope", "current_scope", "current_session"]
@@ -21,7 +22,17 @@ __all__ = ["HandlerScope", "current_scope", "current_session"]
 class HandlerScope:
     """One run of one plugin's handler for one event, and the ids of the messages it sent."""
 
-    __slots__ = ("chain", "cleanups", "event", "handed_off", "handler", "index", "plugin", "sent")
+    __slots__ = (
+        "chain",
+        "cleanups",
+        "event",
+        "handed_off",
+        "handler",
+        "index",
+        "plugin",
+        "sent",
+        "write_back",
+    )
 
     def __init__(
         self,
@@ -43,6 +54,9 @@ class HandlerScope:
         self.chain = chain
         self.index = index
         self.handed_off = False
+        # What event.observe_user() / observe_channel() loaded in this run: the bus writes the
+        # changes back when the handler returns (storage.store.WriteBack).
+        self.write_back: WriteBack | None = None
 
 
 current_session: ContextVar[SessionController | None] = ContextVar(

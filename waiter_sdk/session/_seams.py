@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..events import MessageEvent
+    from ..storage.store import WriteBack
     from .controller import EndReason, Runner, SessionController
 
 __all__ = ["Fronted", "Host", "Inbox", "Registered"]
@@ -48,6 +49,12 @@ class Host(Protocol):
 
     def release(self, events: list[MessageEvent]) -> None:
         """Hand ``events`` to the plugin handlers, in order, as if no session had existed."""
+
+    def write_back(self, session: SessionController, unit: WriteBack) -> None:
+        """Write back, in a tracked task, what a waiter call that failed had observed."""
+
+    def report(self, exc: BaseException, doing: str) -> None:
+        """Log a failure of the session layer that it survived, and tell ``on_error``."""
 
 
 class Registered(Protocol):

@@ -39,6 +39,7 @@ from ..exceptions import SessionClosedError, SessionTimeoutError
 from ._context import current_session
 
 if TYPE_CHECKING:
+    from ..storage.store import WriteBack
     from ._seams import Host, Inbox
     from .filters import SessionFilter
 
@@ -86,6 +87,7 @@ class SessionController:
         "_mailbox",
         "_state",
         "_task",
+        "_write_back",
         "busy",
         "deadline",
         "event",
@@ -130,6 +132,9 @@ class SessionController:
         self._task: asyncio.Task[Any] | None = None
         self._history: list[tuple[Component, ...]] | None = [] if record_history else None
         self._dropped = 0
+        # What the running waiter call observed (event.observe_user()): written back when the
+        # call returns, before the next queued message starts its call.
+        self._write_back: WriteBack | None = None
         self.key = key
         self.filter = session_filter
         self._follows = session_filter.follows_delivered  # read once per delivered message
@@ -352,6 +357,10 @@ class SessionController:
         """A waiter call raised ``exc``: end the session by the rule for that exception."""
         self._state = IDLE
         self._task = None
+        unit = self._write_back
+        if unit is not None:
+            self._write_back = None
+            self._host.write_back(self, unit)
         if isinstance(exc, asyncio.CancelledError):
             if self.reason is None:  # cancelled from outside the session machinery
                 self._end("cancelled")
@@ -367,6 +376,8 @@ class SessionController:
             while True:
                 try:
                     await call
+                    if self._write_back is not None:
+                        await self._flush_observed()
                     event = self._call_done()
                     if event is None:
                         return
@@ -385,6 +396,17 @@ class SessionController:
             self._task = None
             if self._mailbox is not None and not self._mailbox:
                 self._mailbox = None
+
+    async def _flush_observed(self) -> None:
+        # The tail of a call that observed stored fields: its changes are written before the
+        # session takes its next message, so that message's call loads them.
+        unit, self._write_back = self._write_back, None
+        if unit is None:
+            return
+        try:
+            await unit.flush()
+        except Exception as exc:
+            self._host.report(exc, f"writing back the stored fields of session {self.key}")
 
     # --- the end --------------------------------------------------------------------------
 
@@ -517,6 +539,16 @@ class Runner:
                         try:
                             pending = coro.send(None)
                         except StopIteration:
+                            if session._write_back is not None:
+                                # What it observed is written first; if that waits, the
+                                # write is this call's tail and the task goes on with it.
+                                coro = session._flush_observed()
+                                try:
+                                    pending = coro.send(None)
+                                except StopIteration:
+                                    pass
+                                else:
+                                    break
                             mailbox = session._mailbox
                             if session.reason is None and mailbox:
                                 event = mailbox.pop(0)

@@ -22,7 +22,7 @@ import asyncio
 import heapq
 import math
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
 
@@ -31,6 +31,9 @@ from ..events import MessageEvent
 from ..exceptions import SessionBusyError
 from .controller import Runner, SessionController
 from .filters import ReplySessionFilter, SessionFilter
+
+if TYPE_CHECKING:
+    from ..storage.store import WriteBack
 
 __all__ = ["ConflictPolicy", "SessionRegistry"]
 
@@ -222,6 +225,21 @@ class SessionRegistry:
     def release(self, events: list[MessageEvent]) -> None:
         """Hand ``events`` to the plugin handlers, in order (rule 8; ``pass_on``)."""
         self._release(events)
+
+    def write_back(self, session: SessionController, unit: WriteBack) -> None:
+        """What a failed waiter call observed is written back beside its session's end."""
+        self.tasks.spawn(self._write_back(session, unit), name="waiter-sdk-write-back")
+
+    async def _write_back(self, session: SessionController, unit: WriteBack) -> None:
+        try:
+            await unit.flush()
+        except Exception as exc:
+            self.report(exc, f"writing back the stored fields of session {session.key}")
+
+    def report(self, exc: BaseException, doing: str) -> None:
+        logger.opt(exception=exc).error("{} failed", doing)
+        if self.on_error is not None:
+            self.on_error(exc)
 
     def _filter_failed(self, flt: SessionFilter, exc: Exception) -> None:
         logger.opt(exception=exc).error("session filter {!r} raised; skipped for this event", flt)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 __all__ = ["ORIGIN", "NotIdleError", "VirtualClock"]
@@ -37,6 +37,10 @@ T = TypeVar("T")
 
 class NotIdleError(RuntimeError):
     """The loop never became idle: some task keeps rescheduling itself without waiting on time."""
+
+
+def _call(source: Callable[[], Awaitable[None] | None]) -> Awaitable[None] | None:
+    return source()
 
 
 class VirtualClock:
@@ -55,6 +59,15 @@ class VirtualClock:
         self._loop: Any = loop
         self._now = ORIGIN
         self._users = 0
+        # Work the loop waits for outside itself (an SQLite thread): each source returns an
+        # awaitable while its work is in flight, else None. settle() waits on it in real time,
+        # never moving the virtual clock, so a write that takes 2 ms takes 0 s of virtual time.
+        self._sources: list[Callable[[], Awaitable[None] | None]] = []
+
+    def wait_for(self, source: Callable[[], Awaitable[None] | None]) -> Callable[[], None]:
+        """Have ``settle`` also wait until ``source()`` returns None; returns the undo."""
+        self._sources.append(source)
+        return lambda: self._sources.remove(source) if source in self._sources else None
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop | None = None) -> VirtualClock:
@@ -127,7 +140,11 @@ class VirtualClock:
                 continue
             quiet += 1
             if quiet >= 2:
-                return
+                outside = next((w for w in map(_call, self._sources) if w is not None), None)
+                if outside is None:
+                    return
+                await outside
+                quiet = 0
         raise NotIdleError(
             f"the loop was still busy after {max_rounds} rounds; a task may be spinning"
         )

@@ -17,8 +17,10 @@ then read ``sim.errors``).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 from ..adapters.base import Adapter
@@ -126,13 +128,21 @@ class Simulator:
         strict: bool = True,
         raise_errors: bool = True,
         epoch: float = EPOCH,
+        storage: str = "memory",
     ) -> None:
         self.adapter = SimulatorAdapter(platform=platform, self_id=self_id)
-        self.app = App(
-            settings=settings if settings is not None else Settings.load(),
-            plugins=plugins,
-            adapters=[self.adapter],
-        )
+        settings = settings if settings is not None else Settings.load()
+        # Stored fields live in memory unless the test asks for a database: "sqlite" is a new
+        # file in a temporary directory (removed at stop), any other address is used as given.
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        if storage == "sqlite":
+            self._tempdir = tempfile.TemporaryDirectory(prefix="waiter-sim-")
+            settings = settings.model_copy(
+                update={"storage": "sqlite", "data_dir": Path(self._tempdir.name)}
+            )
+        else:
+            settings = settings.model_copy(update={"storage": storage})
+        self.app = App(settings=settings, plugins=plugins, adapters=[self.adapter])
         self.strict = strict
         self.raise_errors = raise_errors
         self.epoch = epoch
@@ -143,6 +153,7 @@ class Simulator:
         self.clock: VirtualClock | None = None
         self._holds_clock = False
         self._users: dict[str, SimUser] = {}
+        self._unwait: Callable[[], None] = lambda: None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -159,6 +170,7 @@ class Simulator:
         self.clock = VirtualClock.install()
         self._holds_clock = True
         self.adapter._clock = self.clock
+        self._unwait = self.clock.wait_for(self.app.storage.pending)
         try:
             await self.app.start()
             await self.clock.settle()
@@ -179,7 +191,11 @@ class Simulator:
         finally:
             if self._holds_clock and self.clock is not None:
                 self._holds_clock = False
+                self._unwait()
                 self.clock.uninstall()
+            if self._tempdir is not None:
+                self._tempdir.cleanup()
+                self._tempdir = None
         if raise_errors:
             self._raise_failures()
 

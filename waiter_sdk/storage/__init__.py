@@ -1,0 +1,42 @@
+"""Persistent plugin data: typed user and channel fields, and a key-value store per plugin.
+
+Usage::
+
+    from waiter_sdk.storage import Counter, Fields
+
+    class Stats(Fields):
+        wins: Counter = 0
+        title: str = ""
+
+    class Game(Plugin):
+        name = "game"
+        user_fields = Stats
+
+        @command("win")
+        async def win(self, event):
+            stats = await event.observe_user(Stats)
+            stats.wins += 1             # written back when this handler returns
+            yield event.plain_result(f"{stats.wins} wins")
+
+Importing ``waiter_sdk`` does not import this package, and this package imports no database
+driver: the backend ``WAITER_STORAGE`` names is imported when the app opens its storage.
+"""
+
+from .backend import Backend, Bucket, Scope
+from .fields import Counter, Fields, FieldsSpec
+from .store import KeyValue, Storage, WriteBack, channel_owner, open_backend, user_owner
+
+__all__ = [
+    "Backend",
+    "Bucket",
+    "Counter",
+    "Fields",
+    "FieldsSpec",
+    "KeyValue",
+    "Scope",
+    "Storage",
+    "WriteBack",
+    "channel_owner",
+    "open_backend",
+    "user_owner",
+]

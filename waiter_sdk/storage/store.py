@@ -1,0 +1,584 @@
+"""``Storage``: plugins' typed user and channel fields and key-value data, on one backend.
+
+Usage (plugins mostly go through ``event.observe_user()`` and ``self.kv``)::
+
+    stats = await event.observe_user(QuizStats)   # loaded now
+    stats.played += 1                             # written back when the handler returns
+
+    async with app.storage.user("sim", "alice", QuizStats) as stats:   # anywhere else
+        stats.played += 1                                              # written on exit
+
+    await self.kv.put("motd", "hello")
+
+``WAITER_STORAGE`` picks the backend: ``sqlite`` (default, ``<data_dir>/waiter.db``),
+``sqlite:///path/to.db``, ``redis://host:port/db`` (``pip install 'waiter-sdk[redis]'``) or
+``memory``. Backends are imported when the app opens its storage, never with ``waiter_sdk``.
+
+A backend that cannot be opened does not stop the bot: the failure is logged once, naming the
+setting, every storage call raises ``StorageError`` saying why, and each call tries again, so a
+database that comes back is used without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from loguru import logger
+from pydantic import ValidationError
+
+from ..exceptions import SchemaError, StorageError, StoredValueError
+from .backend import Backend, Bucket, Scope
+from .fields import Fields, FieldsSpec
+
+if TYPE_CHECKING:
+    from ..events import MessageEvent
+
+__all__ = [
+    "KeyValue",
+    "Storage",
+    "WriteBack",
+    "channel_owner",
+    "open_backend",
+    "redact_url",
+    "user_owner",
+]
+
+M = TypeVar("M", bound=Fields)
+T = TypeVar("T")
+
+
+def _quote(part: str) -> str:
+    # Owners are "<platform>:<id>"; a ":" in a platform name must not make two owners alike.
+    return part.replace("%", "%25").replace(":", "%3A")
+
+
+def user_owner(platform: str, user_id: str) -> str:
+    """The owner string of a user's record: ``"<platform>:<user id>"``."""
+    return f"{_quote(platform)}:{user_id}"
+
+
+def channel_owner(platform: str, group_id: str | None, user_id: str | None = None) -> str:
+    """The owner of a channel's record: ``"<platform>:g<group id>"``, or ``"<platform>:p<user
+    id>"`` for a private chat (the same ``g`` / ``p`` marks as session keys)."""
+    if group_id is not None:
+        return f"{_quote(platform)}:g{group_id}"
+    if user_id is None:
+        raise ValueError("a channel is a group or a private chat with a user")
+    return f"{_quote(platform)}:p{user_id}"
+
+
+def open_backend(url: str, data_dir: Path, timeout: float) -> Backend:
+    """The backend ``WAITER_STORAGE=url`` names (imported only now)."""
+    scheme = url.partition(":")[0].lower()
+    if scheme == "memory":
+        from .memory import MemoryBackend
+
+        return MemoryBackend()
+    if scheme == "sqlite":
+        rest = url[len("sqlite") :]
+        if rest in ("", ":", "://"):
+            path = data_dir / "waiter.db"
+        elif rest.startswith(":///"):
+            path = Path(rest[3:]) if rest[4:5] == "/" else Path(rest[4:])
+        else:
+            raise StorageError(
+                f"WAITER_STORAGE={url!r}: an SQLite address is 'sqlite' (the data directory's "
+                "waiter.db), 'sqlite:///relative/path.db' or 'sqlite:////absolute/path.db'"
+            )
+        from .sqlite import SqliteBackend
+
+        return SqliteBackend(path, timeout)
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from .redis import RedisBackend
+        except ImportError as exc:
+            raise StorageError(
+                f"WAITER_STORAGE={redact_url(url)} needs redis-py: pip install 'waiter-sdk[redis]'"
+            ) from exc
+        return RedisBackend(url, timeout)
+    raise StorageError(
+        f"WAITER_STORAGE={redact_url(url)!r}: unknown storage; use 'sqlite', "
+        "'sqlite:///path.db', 'redis://host:6379/0' or 'memory'"
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for logs and errors."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable address>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return parts._replace(netloc=user + netloc).geturl()
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    plugin: str
+    scope: Scope
+    spec: FieldsSpec
+
+
+class WriteBack:
+    """The models observed during one handler run or one waiter call: written when it ends."""
+
+    __slots__ = ("closed", "observed", "owner")
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner  # "handler quiz.answer", for errors
+        self.observed: list[Fields] = []
+        self.closed = False
+
+    async def flush(self) -> None:
+        """Write back every observed model that changed; raise the first failure after all ran."""
+        self.closed = True
+        first: BaseException | None = None
+        for model in self.observed:
+            try:
+                await Storage.flush(model)
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+
+class _Binding:
+    """What ties an observed model to its record: where it lives and what was loaded."""
+
+    __slots__ = ("bucket", "snapshot", "spec", "storage")
+
+    def __init__(
+        self, storage: Storage, bucket: Bucket, spec: FieldsSpec, snapshot: dict[str, Any]
+    ) -> None:
+        self.storage = storage
+        self.bucket = bucket
+        self.spec = spec
+        self.snapshot = snapshot
+
+
+class Storage:
+    """The app's storage: declared fields, observed records, and each plugin's key-value data."""
+
+    def __init__(self, url: str = "memory", data_dir: Path | str = "data", timeout: float = 5.0):
+        self.url = url
+        self.data_dir = Path(data_dir)
+        self.timeout = timeout
+        self.describe = redact_url(url)
+        self._backend: Backend | None = None
+        self._declared: dict[type[Fields], _Declared] = {}
+        self._by_plugin: dict[tuple[str, Scope], type[Fields]] = {}
+        self._checked: set[tuple[str, Scope]] = set()
+        self._failure: StorageError | None = None
+        self._opening: asyncio.Lock | None = None
+        self._closed = False
+        # Calls in flight, so a virtual clock can wait for the database (see ``pending``).
+        self._busy = 0
+        self._quiet: asyncio.Future[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend | None:
+        """The open backend, or ``None`` until the first successful open."""
+        return self._backend
+
+    async def open(self) -> bool:
+        """Open the backend and check every declared schema; ``False`` (logged) if it failed.
+
+        A ``SchemaError`` is raised, not logged: a plugin whose fields disagree with the
+        database must not run on it.
+        """
+        try:
+            await self._ensure_open()
+        except SchemaError:
+            raise
+        except StorageError as exc:
+            logger.error("storage unavailable, retried on each use: {}", exc)
+            return False
+        return True
+
+    async def _ensure_open(self) -> Backend:
+        backend = self._backend
+        if backend is not None:
+            return backend
+        if self._closed:
+            raise StorageError(f"storage {self.describe} is closed (the app stopped)")
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._backend is not None:
+                return self._backend
+            candidate = open_backend(self.url, self.data_dir, self.timeout)
+            try:
+                await candidate.open()
+            except StorageError as exc:
+                self._failure = exc
+                with contextlib.suppress(Exception):
+                    await candidate.close()
+                raise
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await candidate.close()
+                failure = StorageError(
+                    f"storage {self.describe} (WAITER_STORAGE) could not be opened: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                self._failure = failure
+                raise failure from exc
+            if self._failure is not None:
+                logger.info("storage {} is available again", self.describe)
+            self._failure = None
+            self._backend = candidate
+        return candidate
+
+    async def close(self) -> None:
+        """Finish pending writes and close the backend."""
+        self._closed = True
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            await backend.close()
+
+    # --- calls --------------------------------------------------------------------------------
+
+    async def _run(self, call: Callable[[Backend], Awaitable[T]]) -> T:
+        self._busy += 1
+        try:
+            backend = await self._ensure_open()
+            await self._check_pending(backend)
+            return await call(backend)
+        finally:
+            self._busy -= 1
+            if not self._busy and self._quiet is not None:
+                quiet, self._quiet = self._quiet, None
+                if not quiet.done():
+                    quiet.set_result(None)
+
+    def pending(self) -> asyncio.Future[None] | None:
+        """A future done when no call is in flight, or ``None`` if none is (for test clocks)."""
+        if not self._busy:
+            return None
+        if self._quiet is None:
+            self._quiet = asyncio.get_running_loop().create_future()
+        return self._quiet
+
+    # --- declarations and schema --------------------------------------------------------------
+
+    def declare(self, plugin: str, scope: Scope, model: type[Fields]) -> FieldsSpec:
+        """Record that ``plugin`` keeps ``model`` per ``scope``; its schema is checked on open."""
+        if not (isinstance(model, type) and issubclass(model, Fields)):
+            raise StorageError(
+                f"plugin {plugin}: {scope}_fields must subclass waiter_sdk.storage.Fields, "
+                f"not {model!r}"
+            )
+        held = self._declared.get(model)
+        if held is not None and (held.plugin, held.scope) != (plugin, scope):
+            raise StorageError(
+                f"{model.__qualname__} is already the {held.scope} fields of plugin "
+                f"{held.plugin}; each plugin declares a model of its own"
+            )
+        spec = FieldsSpec(model)
+        self._declared[model] = _Declared(plugin, scope, spec)
+        self._by_plugin[(plugin, scope)] = model
+        self._checked.discard((plugin, scope))
+        return spec
+
+    def forget(self, plugin: str) -> None:
+        """Drop ``plugin``'s declarations (it was unloaded)."""
+        for model, declared in list(self._declared.items()):
+            if declared.plugin == plugin:
+                del self._declared[model]
+                self._by_plugin.pop((plugin, declared.scope), None)
+                self._checked.discard((plugin, declared.scope))
+
+    def declared_model(self, plugin: str, scope: Scope) -> type[Fields] | None:
+        return self._by_plugin.get((plugin, scope))
+
+    async def check_schema(self, plugin: str) -> None:
+        """Check ``plugin``'s declared fields against the database now (``SchemaError``)."""
+        backend = await self._ensure_open()
+        for (name, scope), model in list(self._by_plugin.items()):
+            if name == plugin:
+                await self._check(backend, name, scope, model)
+
+    async def _check_pending(self, backend: Backend) -> None:
+        if len(self._checked) == len(self._by_plugin):
+            return
+        for (plugin, scope), model in list(self._by_plugin.items()):
+            if (plugin, scope) not in self._checked:
+                await self._check(backend, plugin, scope, model)
+
+    async def _check(
+        self, backend: Backend, plugin: str, scope: Scope, model: type[Fields]
+    ) -> None:
+        spec = self._declared[model].spec
+        stored = await backend.schema(scope, plugin)
+        gone = sorted(set(stored) - set(spec.names))
+        if gone:
+            added = [name for name in spec.names if name not in stored]
+            lines = []
+            for name in gone:
+                guess = next((a for a in added if spec.types[a] == stored[name]), None)
+                hint = f" Was it renamed to {guess!r}?" if guess else ""
+                lines.append(
+                    f"plugin {plugin}: the {scope} field {name!r} ({stored[name]}) is in the "
+                    f"database but {model.__qualname__} no longer declares it.{hint} Declare it "
+                    f"again; or keep its data under a new name: "
+                    f"waiter-sdk storage rename {plugin} {scope} {name} {guess or '<new name>'}; "
+                    f"or delete its data: waiter-sdk storage drop {plugin} {scope} {name}"
+                )
+            raise SchemaError("\n".join(lines))
+        changed = {n: t for n, t in spec.types.items() if stored.get(n) != t}
+        if changed:
+            for name in changed:
+                if name in stored:
+                    logger.warning(
+                        "plugin {}: {} field {!r} changed type from {} to {}; stored values "
+                        "that do not fit the new type fail when they are loaded",
+                        plugin,
+                        scope,
+                        name,
+                        stored[name],
+                        changed[name],
+                    )
+            await backend.add_fields(scope, plugin, changed)
+        self._checked.add((plugin, scope))
+
+    # --- observed records ---------------------------------------------------------------------
+
+    def _declared_for(self, model: type[M]) -> _Declared:
+        declared = self._declared.get(model)
+        if declared is None:
+            raise StorageError(
+                f"{getattr(model, '__qualname__', model)!r} is not declared by a loaded plugin: "
+                "set user_fields or channel_fields on the plugin class to it"
+            )
+        return declared
+
+    async def load(self, model: type[M], owner: str) -> M:
+        """Load ``owner``'s record of ``model`` (defaults where nothing is stored), bound for
+        ``flush``. Nothing writes it back by itself: call ``Storage.flush(model)``."""
+        declared = self._declared_for(model)
+        spec = declared.spec
+        bucket = Bucket(declared.scope, declared.plugin, owner)
+        stored = await self._run(lambda b: b.load(bucket, spec.names))
+        values = {**spec.defaults, **stored}
+        try:
+            instance = model.model_validate(values)
+        except ValidationError as exc:
+            raise StoredValueError(
+                f"plugin {declared.plugin}: the stored {declared.scope} record of {owner} does "
+                f"not fit {model.__qualname__}: {_fields_of(exc)}; fix the value or change the "
+                "field's type"
+            ) from None
+        snapshot = instance.model_dump(mode="json")
+        instance._binding = _Binding(self, bucket, spec, snapshot)
+        return instance
+
+    @staticmethod
+    async def flush(model: Fields) -> None:
+        """Write back the fields of ``model`` that changed since it was loaded or last flushed:
+        values as they are now, counters as the change made to them."""
+        binding = model._binding
+        if not isinstance(binding, _Binding):
+            raise StorageError(
+                f"this {type(model).__qualname__} was not loaded from storage; use "
+                "event.observe_user() or storage.user()"
+            )
+        spec, snapshot = binding.spec, binding.snapshot
+        current = model.model_dump(mode="json")
+        values = {
+            name: value
+            for name, value in current.items()
+            if name not in spec.counters and value != snapshot[name]
+        }
+        increments = {
+            name: (current[name] - snapshot[name], spec.defaults[name])
+            for name in spec.counters
+            if current[name] != snapshot[name]
+        }
+        if not values and not increments:
+            return
+        counted = await binding.storage._run(lambda b: b.write(binding.bucket, values, increments))
+        snapshot.update(values)
+        for name, stored in counted.items():
+            # Now the database's value (others' increments included), plus whatever this code
+            # added while the write was in flight.
+            later = getattr(model, name) - current[name]
+            model.__dict__[name] = stored + later
+            snapshot[name] = stored
+
+    @staticmethod
+    async def increment(model: Fields, name: str, by: int = 1) -> int:
+        """Add ``by`` to counter ``name`` in the database now; the new value (also set on
+        ``model``)."""
+        binding = model._binding
+        if not isinstance(binding, _Binding):
+            raise StorageError(f"this {type(model).__qualname__} was not loaded from storage")
+        if name not in binding.spec.counters:
+            raise StorageError(
+                f"{type(model).__qualname__}.{name} is not a Counter; only counters increment"
+            )
+        if type(by) is not int:
+            raise StoredValueError(f"{type(model).__qualname__}.{name}: increment by an int")
+        default = binding.spec.defaults[name]
+        counted = await binding.storage._run(
+            lambda b: b.write(binding.bucket, {}, {name: (by, default)})
+        )
+        stored = counted[name]
+        pending = getattr(model, name) - binding.snapshot[name]
+        model.__dict__[name] = stored + pending
+        binding.snapshot[name] = stored
+        return stored
+
+    @contextlib.asynccontextmanager
+    async def _observing(self, model: type[M], owner: str) -> AsyncIterator[M]:
+        instance = await self.load(model, owner)
+        try:
+            yield instance
+        finally:
+            await self.flush(instance)
+
+    def user(
+        self, platform: str, user_id: str, model: type[M]
+    ) -> contextlib.AbstractAsyncContextManager[M]:
+        """``async with storage.user(platform, user_id, Model) as fields:`` written on exit."""
+        return self._observing(model, user_owner(platform, user_id))
+
+    def channel(
+        self, platform: str, group_id: str | None, model: type[M], *, user_id: str | None = None
+    ) -> contextlib.AbstractAsyncContextManager[M]:
+        """``async with storage.channel(platform, group_id, Model) as fields:`` (a private chat:
+        ``group_id=None, user_id=...``)."""
+        return self._observing(model, channel_owner(platform, group_id, user_id))
+
+    async def observe(self, event: MessageEvent, scope: Scope, model: type[M] | None) -> M:
+        """What ``event.observe_user`` / ``observe_channel`` do: load, and write back when the
+        handler run or waiter call that asked ends."""
+        from ..session._context import current_scope, current_session
+
+        handler = current_scope.get()
+        session = current_session.get() if handler is None else None
+        if model is None:
+            plugin = handler.plugin if handler is not None else session.plugin if session else ""
+            found = self._by_plugin.get((plugin, scope)) if plugin else None
+            if found is None:
+                raise StorageError(
+                    f"observe_{scope}() without a model: plugin {plugin or '?'} declares no "
+                    f"{scope}_fields; pass the model, or declare it on the plugin"
+                )
+            model = found  # type: ignore[assignment]
+        assert model is not None
+        unit: WriteBack | None
+        if handler is not None:
+            unit = handler.write_back
+            if unit is None:
+                unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
+        elif session is not None:
+            unit = session._write_back
+            if unit is None:
+                unit = session._write_back = WriteBack(f"waiter of session {session.key}")
+        else:
+            unit = None
+        if unit is None or unit.closed:
+            raise StorageError(
+                f"observe_{scope}() writes back when its handler or waiter call returns, and "
+                "none is running here (a task of your own, or on_load): use "
+                f"'async with app.storage.{scope}(...) as fields:' instead"
+            )
+        if scope == "user":
+            owner = user_owner(event.platform, event.sender_id)
+        else:
+            owner = channel_owner(event.platform, event.group_id, event.sender_id)
+        instance = await self.load(model, owner)
+        unit.observed.append(instance)
+        return instance
+
+    # --- key-value ----------------------------------------------------------------------------
+
+    def kv(self, plugin: str) -> KeyValue:
+        """The key-value data of ``plugin``."""
+        return KeyValue(self, plugin)
+
+    async def owners(self, scope: Scope, plugin: str, prefix: str = "") -> list[str]:
+        """Every owner with a stored ``scope`` record of ``plugin`` (for rankings, exports)."""
+        return await self._run(lambda b: b.owners(scope, plugin, prefix))
+
+    # --- schema changes (the `waiter-sdk storage` command) ------------------------------------
+
+    async def fields(self, plugin: str, scope: Scope) -> dict[str, str]:
+        return await self._run(lambda b: b.schema(scope, plugin))
+
+    async def drop_field(self, plugin: str, scope: Scope, name: str) -> int:
+        self._checked.discard((plugin, scope))
+        return await self._run(lambda b: b.drop_field(scope, plugin, name))
+
+    async def rename_field(self, plugin: str, scope: Scope, old: str, new: str) -> int:
+        self._checked.discard((plugin, scope))
+        return await self._run(lambda b: b.rename_field(scope, plugin, old, new))
+
+
+class KeyValue:
+    """One plugin's key-value data (AstrBot's ``put_kv_data`` / ``get_kv_data``): JSON values
+    under string keys, on the app's storage.
+
+    Usage::
+
+        await self.kv.put("greeting", {"text": "hi", "enabled": True})
+        await self.kv.get("greeting")           # {"text": "hi", "enabled": True}
+        await self.kv.increment("visits")       # 1, atomically
+    """
+
+    __slots__ = ("_bucket", "_storage")
+
+    def __init__(self, storage: Storage, plugin: str) -> None:
+        self._storage = storage
+        self._bucket = Bucket("kv", plugin, "")
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        bucket = self._bucket
+        found = await self._storage._run(lambda b: b.load(bucket, (key,)))
+        return found.get(key, default)
+
+    async def put(self, key: str, value: Any) -> None:
+        bucket = self._bucket
+        if not isinstance(key, str):
+            raise StoredValueError(f"plugin {bucket.plugin}: a key is a str, not {key!r}")
+        import orjson
+
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise StoredValueError(
+                f"plugin {bucket.plugin}: the value for key {key!r} cannot be stored as JSON ({exc})"
+            ) from None
+        await self._storage._run(lambda b: b.write(bucket, {key: value}, {}))
+
+    async def delete(self, key: str) -> bool:
+        bucket = self._bucket
+        return bool(await self._storage._run(lambda b: b.delete(bucket, (key,))))
+
+    async def increment(self, key: str, by: int = 1) -> int:
+        if type(by) is not int:
+            raise StoredValueError(f"plugin {self._bucket.plugin}: increment {key!r} by an int")
+        bucket = self._bucket
+        counted = await self._storage._run(lambda b: b.write(bucket, {}, {key: (by, 0)}))
+        return counted[key]
+
+    async def keys(self) -> list[str]:
+        bucket = self._bucket
+        return await self._storage._run(lambda b: b.names(bucket))
+
+
+def _fields_of(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
