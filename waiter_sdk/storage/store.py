@@ -85,7 +85,7 @@ def open_backend(url: str, data_dir: Path, timeout: float) -> Backend:
         if rest in ("", ":", "://"):
             path = data_dir / "waiter.db"
         elif rest.startswith(":///"):
-            path = Path(rest[3:]) if rest[4:5] == "/" else Path(rest[4:])
+            path = Path(rest[4:])  # "sqlite:///rel.db" -> rel.db; "sqlite:////abs.db" -> /abs.db
         else:
             raise StorageError(
                 f"WAITER_STORAGE={url!r}: an SQLite address is 'sqlite' (the data directory's "
