@@ -6,6 +6,9 @@ Usage::
     waiter-sdk run --adapter console --plugins example_plugins
     waiter-sdk run --adapter onebot11 --plugins mybot.plugins
     waiter-sdk check                                 # validate settings and plugins, then exit
+    waiter-sdk storage fields quiz                   # what WAITER_STORAGE holds for a plugin
+    waiter-sdk storage rename quiz user wins victories
+    waiter-sdk storage drop quiz user wins --yes
 """
 
 from __future__ import annotations
@@ -49,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--host", help="sandbox host (overrides WAITER_SANDBOX__HOST)")
         p.add_argument("--port", type=int, help="sandbox port (overrides WAITER_SANDBOX__PORT)")
+    storage = sub.add_parser(
+        "storage", help="list, rename or drop a plugin's stored fields (on WAITER_STORAGE)"
+    )
+    verbs = storage.add_subparsers(dest="verb", required=True)
+    fields = verbs.add_parser("fields", help="the fields the database holds for a plugin")
+    fields.add_argument("plugin")
+    rename = verbs.add_parser("rename", help="rename a field in every record, keeping its data")
+    drop = verbs.add_parser("drop", help="delete a field and its data from every record")
+    for p in (rename, drop):
+        p.add_argument("plugin")
+        p.add_argument("scope", choices=("user", "channel"))
+        p.add_argument("field")
+    rename.add_argument("new_name")
+    drop.add_argument("--yes", action="store_true", help="really delete (nothing is undone)")
     return parser
 
 
@@ -91,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["run", *(argv or [])])
+    if args.command == "storage":
+        return _storage(args)
     try:
         overrides: dict[str, object] = {}
         sandbox: dict[str, object] = {}
@@ -162,3 +181,64 @@ def _check(app: object) -> int:
             return 1 if app.plugin_errors else 0
 
     return asyncio.run(load())
+
+
+def _storage(args: argparse.Namespace) -> int:
+    """``waiter-sdk storage``: the schema changes a SchemaError asks for, done on purpose."""
+    import asyncio
+
+    from .storage.store import Storage
+
+    async def run(storage: Storage) -> int:
+        try:
+            if args.verb == "fields":
+                found = False
+                for scope in ("user", "channel"):
+                    for name, kind in sorted((await storage.fields(args.plugin, scope)).items()):
+                        print(f"{scope:8} {name:24} {kind}")
+                        found = True
+                if not found:
+                    print(f"no fields recorded for plugin {args.plugin} in {storage.describe}")
+                return 0
+            recorded = await storage.fields(args.plugin, args.scope)
+            if args.field not in recorded:
+                print(
+                    f"waiter-sdk: plugin {args.plugin} has no {args.scope} field {args.field!r} "
+                    f"in {storage.describe} (it has: {', '.join(sorted(recorded)) or 'none'})",
+                    file=sys.stderr,
+                )
+                return 2
+            if args.verb == "rename":
+                if args.new_name in recorded:
+                    print(
+                        f"waiter-sdk: {args.new_name!r} is already a {args.scope} field of "
+                        f"{args.plugin}; drop one of them first",
+                        file=sys.stderr,
+                    )
+                    return 2
+                held = await storage.rename_field(
+                    args.plugin, args.scope, args.field, args.new_name
+                )
+                print(f"renamed {args.field} to {args.new_name} in {held} records")
+                return 0
+            if not args.yes:
+                print(
+                    f"this deletes the {args.scope} field {args.field!r} of plugin {args.plugin} "
+                    f"from every record in {storage.describe}; run again with --yes",
+                    file=sys.stderr,
+                )
+                return 1
+            held = await storage.drop_field(args.plugin, args.scope, args.field)
+            print(f"dropped {args.field} from {held} records")
+            return 0
+        finally:
+            await storage.close()
+
+    try:
+        settings = Settings.load()
+        setup_logging(settings.log_level)
+        storage = Storage(settings.storage, settings.data_dir, settings.storage_timeout)
+        return asyncio.run(run(storage))
+    except WaiterError as exc:
+        print(f"waiter-sdk: {exc}", file=sys.stderr)
+        return 2
