@@ -19,8 +19,9 @@ without answering each other's game, and Alice's game in a group is not her game
   timeout the opener's ``await`` raises ``TimeoutError`` and the handler says what the number was.
 
 Each player's record is kept across restarts (``user_fields = GuessRecord``): games played,
-counted when one starts (and flushed at once, so ``/guess-best`` shows it mid-game), games won,
-and the best win, the fewest tries. A win that beats the best says so.
+counted when one starts (and flushed at once, so ``/guess-best`` from another chat shows it
+mid-game; in the game's own chat every message is a guess), games won, and the best win, the
+fewest tries. A win that beats the best says so.
 
 ``low``, ``high``, ``max_tries`` and ``guess_timeout`` are class attributes; a subclass (or a test)
 can change them, and ``secret()`` picks the number.
@@ -161,8 +162,8 @@ class GuessNumber(Plugin):
 
     async def _count_game(self, event: MessageEvent) -> None:
         """Count a game for the sender, now: flushed at once rather than when the game ends, so
-        /guess-best during the game already counts it. Without storage the game is played
-        uncounted."""
+        /guess-best sent from another chat during the game already counts it. Without storage
+        the game is played uncounted."""
         try:
             record = await event.observe_user(GuessRecord)
             record.played += 1
