@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,22 +19,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(
-    *args: str, stdin: str = "", env: dict[str, str] | None = None
+    *args: str, stdin: str = "", env: dict[str, str | None] | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m waiter_sdk *args`` in ``cwd``; ``env`` adds variables (``None`` removes one)."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "waiter_sdk", *args],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        env={name: value for name, value in environ.items() if value is not None},
     )
 
 
-def test_console_chat_through_the_real_command() -> None:
+def test_console_chat_through_the_real_command(tmp_path: Path) -> None:
     script = "/echo hi there\n/echo\nagain\n/as bob\n/group g1\n/echo\nfrom the group\n"
-    result = run_cli("run", "--adapter", "console", "--plugins", "example_plugins", stdin=script)
+    # The example plugins keep data: in this test's directory, not in the repository's data/.
+    result = run_cli(
+        "run",
+        "--adapter",
+        "console",
+        "--plugins",
+        "example_plugins",
+        stdin=script,
+        env={"WAITER_DATA_DIR": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "bot -> private you: hi there" in lines
@@ -51,17 +64,35 @@ def test_bad_setting_exits_2_naming_the_setting() -> None:
 
 
 def test_check_lists_plugins_and_fails_on_a_broken_one(tmp_path: Path) -> None:
-    ok = run_cli("check", "--plugins", "example_plugins")
+    data = {"WAITER_DATA_DIR": str(tmp_path / "data")}  # not the repository's data/
+    ok = run_cli("check", "--plugins", "example_plugins", env=data)
     assert ok.returncode == 0, ok.stderr
     assert "ok  echo" in ok.stdout
     broken = tmp_path / "plugins" / "bad"
     broken.mkdir(parents=True)
     (broken / "bad.py").write_text("raise ImportError('missing dependency')\n", encoding="utf-8")
-    bad = run_cli("check", "--plugins", "example_plugins", str(tmp_path / "plugins"))
+    bad = run_cli("check", "--plugins", "example_plugins", str(tmp_path / "plugins"), env=data)
     assert bad.returncode == 1
     assert "ERR plugin" in bad.stdout and "missing dependency" in bad.stdout
     missing = run_cli("check", "--plugins", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "does not exist" in missing.stdout
+
+
+def test_plugin_data_goes_to_data_waiter_db_of_the_working_directory_by_default(
+    tmp_path: Path,
+) -> None:
+    # What scripts/run gets: no storage settings, so SQLite in ./data/waiter.db of where it runs
+    # (scripts/run runs from the repository root), which is what survives a restart.
+    unset: dict[str, str | None] = {"WAITER_STORAGE": None, "WAITER_DATA_DIR": None}
+    result = run_cli("check", "--plugins", str(ROOT / "example_plugins"), env=unset, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "waiter.db")) as db:
+        declared = set(db.execute("SELECT plugin, scope, field FROM fields"))
+    assert {
+        ("idiom_chain", "channel", "totals"),
+        ("guess_number", "user", "best"),
+        ("quiz", "user", "best_streak"),
+    } <= declared
 
 
 async def test_console_commands_switch_user_and_conversation() -> None:

@@ -6,6 +6,7 @@ Usage::
     50             → "50 is too high. 6 tries left."
     25             → "🎉 25 is right! You got it in 2 tries."
     q              (or 退出) give up: the bot tells the number
+    /guess-best    (or /best) your best game, and how many you played and won
 
 It is the plain ``session_waiter`` style with the default ``SenderSessionFilter``: each player
 has their own game, keyed by sender *and* chat, so Alice and Bob can both play in one group
@@ -17,6 +18,11 @@ without answering each other's game, and Alice's game in a group is not her game
 * The game ends with ``controller.stop()`` on a win, a loss (no tries left) or ``q``; on
   timeout the opener's ``await`` raises ``TimeoutError`` and the handler says what the number was.
 
+Each player's record is kept across restarts (``user_fields = GuessRecord``): games played,
+counted when one starts (and flushed at once, so ``/guess-best`` from another chat shows it
+mid-game; in the game's own chat every message is a guess), games won, and the best win, the
+fewest tries. A win that beats the best says so.
+
 ``low``, ``high``, ``max_tries`` and ``guess_timeout`` are class attributes; a subclass (or a test)
 can change them, and ``secret()`` picks the number.
 """
@@ -27,6 +33,8 @@ import random
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
+from loguru import logger
+
 from waiter_sdk import (
     MessageEvent,
     MessageEventResult,
@@ -36,17 +44,34 @@ from waiter_sdk import (
     command,
     session_waiter,
 )
+from waiter_sdk.exceptions import StorageError
+from waiter_sdk.storage import Counter, Fields
 
-__all__ = ["GuessNumber"]
+__all__ = ["GuessNumber", "GuessRecord"]
 
 QUIT_WORDS = frozenset({"q", "quit", "退出"})
+
+
+def _tries(n: int) -> str:
+    return f"{n} try" if n == 1 else f"{n} tries"
+
+
+class GuessRecord(Fields):
+    """What the game keeps per player, across restarts."""
+
+    played: Counter = 0
+    won: Counter = 0
+    best: int | None = None
+    """The fewest tries of a win; ``None`` until the first one. A plain value, so the last write
+    wins: only a win writes it, right after reading it."""
 
 
 class GuessNumber(Plugin):
     """A per-player number-guessing game with a limited number of tries."""
 
     name = "guess_number"
-    description = "Guess my number from 1 to 100 in 7 tries"
+    description = "Guess my number from 1 to 100 in 7 tries; /guess-best shows your record"
+    user_fields = GuessRecord
 
     low: ClassVar[int] = 1
     high: ClassVar[int] = 100
@@ -87,8 +112,8 @@ class GuessNumber(Plugin):
             tries += 1
             controller.keep(timeout, reset_timeout=True)
             if number == secret:
-                plural = "try" if tries == 1 else "tries"
-                await message.send(f"🎉 {number} is right! You got it in {tries} {plural}.")
+                best = await self._won(message, tries)
+                await message.send(f"🎉 {number} is right! You got it in {_tries(tries)}.{best}")
                 controller.stop()
                 return
             direction = "low" if number < secret else "high"
@@ -100,9 +125,9 @@ class GuessNumber(Plugin):
                 )
                 controller.stop()
                 return
-            plural = "try" if left == 1 else "tries"
-            await message.send(f"{number} is too {direction}. {left} {plural} left.")
+            await message.send(f"{number} is too {direction}. {_tries(left)} left.")
 
+        await self._count_game(event)
         yield event.plain_result(
             f"I'm thinking of a number from {low} to {high}. You have {max_tries} tries "
             f"and {timeout:g} s per guess. Your guess?"
@@ -113,3 +138,51 @@ class GuessNumber(Plugin):
             yield event.plain_result("Finish what you are doing first, then try again.")
         except TimeoutError:
             yield event.plain_result(f"⏰ Time's up! The number was {secret}.")
+
+    @command("guess-best", aliases=["best"])
+    async def best(self, event: MessageEvent) -> AsyncIterator[MessageEventResult]:
+        """Your best game (fewest tries) and how many you played and won."""
+        who = event.sender_name or event.sender_id
+        try:
+            record = await event.observe_user(GuessRecord)
+        except StorageError as exc:
+            logger.warning("guess_number: no record, storage unavailable: {}", exc)
+            yield event.plain_result("Records are unavailable right now; try again later.")
+            return
+        if not record.played:
+            yield event.plain_result(f"{who}, you have not played yet: /guess starts a game.")
+            return
+        games = f"{record.played} game{'' if record.played == 1 else 's'}"
+        if record.best is None:
+            yield event.plain_result(f"{who}: {games} played, no win yet. Keep guessing!")
+            return
+        yield event.plain_result(
+            f"🏆 {who}: best {_tries(record.best)}; {record.won} of {games} won."
+        )
+
+    async def _count_game(self, event: MessageEvent) -> None:
+        """Count a game for the sender, now: flushed at once rather than when the game ends, so
+        /guess-best sent from another chat during the game already counts it. Without storage
+        the game is played uncounted."""
+        try:
+            record = await event.observe_user(GuessRecord)
+            record.played += 1
+            await record.flush()
+        except StorageError as exc:
+            logger.warning("guess_number: a game was not counted: {}", exc)
+
+    async def _won(self, message: MessageEvent, tries: int) -> str:
+        """Count a win of ``tries`` for the sender (written back when the waiter call returns);
+        the words to add when it beats their best, else ``""``."""
+        try:
+            record = await message.observe_user(GuessRecord)
+        except StorageError as exc:
+            logger.warning("guess_number: a win was not counted: {}", exc)
+            return ""
+        record.won += 1
+        previous = record.best
+        if previous is not None and tries >= previous:
+            return ""
+        record.best = tries
+        # A first win sets the best without a fanfare: there was nothing to beat.
+        return "" if previous is None else f" 🏆 A new best, down from {_tries(previous)}!"

@@ -9,6 +9,7 @@ Usage::
     提示 / hint                    the bot plays the next idiom itself (and scores for it)
     分数 / scores                  the scoreboard so far
     退出 / exit                    end the game; anyone in the chat may
+    /rank                         (or /排行) this chat's all-time top 10, kept across restarts
 
 The game is the idiom chain of AstrBot's session docs, done properly:
 
@@ -30,6 +31,9 @@ The game is the idiom chain of AstrBot's session docs, done properly:
   ``idle_timeout`` seconds pass without one, the bot announces the winner(s) and the scores.
 * **Who may end it.** Anyone in the chat: the game is cooperative, has no host, and the scores
   are announced whoever ends it (the same as the timeout).
+* **All-time ranking.** Each chat keeps its players' points across games and restarts
+  (``channel_fields = IdiomRecords``): a game adds its points however it ends (list exhausted,
+  退出, timeout, closed, or the bot stopping), and ``/rank`` shows the top 10.
 
 Timeouts and the default rule are class attributes, so a test or the sandbox can shorten them::
 
@@ -44,22 +48,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+from loguru import logger
+from pydantic import Field
+
 from waiter_sdk import (
     GroupSessionFilter,
     MessageEvent,
     MessageEventResult,
     Plugin,
     SessionBusyError,
+    SessionClosedError,
     SessionController,
     SessionFilter,
     command,
     session_waiter,
 )
+from waiter_sdk.exceptions import StorageError
+from waiter_sdk.storage import Counter, Fields
 
 from .book import IdiomBook, is_idiom_shaped, load_book, normalize
 from .game import ChainGame, pick_start
 
-__all__ = ["IdiomChain", "IdiomGameFilter"]
+__all__ = ["IdiomChain", "IdiomGameFilter", "IdiomRecords"]
 
 EXIT_WORDS = frozenset({"exit", "退出"})
 HINT_WORDS = frozenset({"hint", "提示"})
@@ -68,6 +78,23 @@ SOUND_OPTIONS = frozenset({"pinyin", "sound", "同音"})
 GAME_WORDS = EXIT_WORDS | HINT_WORDS | SCORE_WORDS
 
 USAGE = "Usage: /idiom-chain [pinyin] [first idiom], e.g. /idiom-chain 一心一意"
+RANK_SIZE = 10
+
+
+class IdiomRecords(Fields):
+    """What the game keeps per chat (a group, or a private chat's solo games), across restarts.
+
+    ``totals`` and ``names`` are written back whole, so the last write wins. That is safe here
+    because only the end of a game writes them and a chat has one game at a time (the plugin
+    refuses a second ``/idiom-chain`` while one runs); ``games`` is a ``Counter`` all the same.
+    """
+
+    totals: dict[str, int] = Field(default_factory=dict)
+    """All-time points by player id; the bot's hints score too, under the id ``""``."""
+    names: dict[str, str] = Field(default_factory=dict)
+    """The name each player last played under, for the ranking."""
+    games: Counter = 0
+    """Games played in this chat, scored or not."""
 
 
 class IdiomGameFilter(SessionFilter):
@@ -111,7 +138,11 @@ class IdiomChain(Plugin):
     """The idiom chain game; see the module docstring for the rules."""
 
     name = "idiom_chain"
-    description = "成语接龙: a group idiom-chain game, anyone in the chat may answer"
+    description = (
+        "成语接龙: a group idiom-chain game, anyone in the chat may answer; "
+        "/rank keeps the all-time scores"
+    )
+    channel_fields = IdiomRecords
 
     idle_timeout: ClassVar[float] = 60.0
     """Seconds without an accepted idiom before the game ends and the winner is announced."""
@@ -171,20 +202,53 @@ class IdiomChain(Plugin):
                 f"{game.link}{rule}. 提示 = bot move, 分数 = scores, 退出 = end. "
                 f"{idle:g} s without a new idiom ends the game."
             )
-            await play(event, session_filter=_FILTER)
+            try:
+                await play(event, session_filter=_FILTER)
+            except TimeoutError:
+                ending = f"⏰ Time's up: no new idiom for {idle:g} s. {game.summary()}"
+            except SessionClosedError:
+                # The bot is stopping: the game ends here, and its points are kept all the same.
+                ending = f"Game over: the bot is stopping. {game.summary()}"
+            else:
+                # game.ended is empty when the session was closed from outside (an exit word of
+                # the settings, the sandbox's Close button): the scores are still worth announcing.
+                why = game.ended or "the session was closed"
+                ending = f"Game over: {why}. {game.summary()}"
         except SessionBusyError:
             yield event.plain_result("A game is already on here; send 退出 to end it first.")
-            return
-        except TimeoutError:
-            yield event.plain_result(f"⏰ Time's up: no new idiom for {idle:g} s. {game.summary()}")
             return
         finally:
             if self._games.get(key) is game:
                 del self._games[key]
-        # game.ended is empty when the session was closed from outside (an exit word of the
-        # settings, the sandbox's Close button): the scores are still worth announcing.
-        why = game.ended or "the session was closed"
-        yield event.plain_result(f"Game over: {why}. {game.summary()}")
+        await self._record(event, game)
+        yield event.plain_result(ending)
+
+    @command("rank", aliases=["排行"])
+    async def rank(self, event: MessageEvent) -> AsyncIterator[MessageEventResult]:
+        """This chat's all-time top 10 of the idiom chain."""
+        try:
+            records = await event.observe_channel(IdiomRecords)
+        except StorageError as exc:
+            logger.warning("idiom_chain: no ranking, storage unavailable: {}", exc)
+            yield event.plain_result("The ranking is unavailable right now; try again later.")
+            return
+        yield event.plain_result(ranking_text(records))
+
+    async def _record(self, event: MessageEvent, game: ChainGame) -> None:
+        """Add ``game``'s points to this chat's all-time totals (written back when the handler
+        returns). Without storage the game still ends and is announced; only the ranking misses
+        it."""
+        try:
+            records = await event.observe_channel(IdiomRecords)
+        except StorageError as exc:
+            logger.warning("idiom_chain: a game's points were not kept: {}", exc)
+            return
+        totals = dict(records.totals)
+        for player, points in game.scores.items():
+            totals[player] = totals.get(player, 0) + points
+        records.totals = totals
+        records.names = {**records.names, **game.names}
+        records.games += 1
 
     def _options(self, args: list[str]) -> tuple[bool, str | None, str]:
         """``(by_sound, first idiom or None, problem)`` from the command's words."""
@@ -239,3 +303,33 @@ class IdiomChain(Plugin):
                 )
             line += f" Nothing in my list follows {stuck}, so a fresh start: {fresh}."
         return _Reply(f"{line} Next starts with {game.link}.", accepted=True)
+
+
+def ranking_text(records: IdiomRecords, size: int = RANK_SIZE) -> str:
+    """A chat's all-time ranking, best first, in one message.
+
+    Players with the same points share a place and are listed by name (then id), so the order
+    never depends on the order the database returns them in::
+
+        🏆 成语接龙 all-time top 3 (2 games here):
+        1. Bob 3
+        2. Alice 2
+        2. Bot 2
+    """
+    if not records.totals:
+        return "No 成语接龙 scores here yet: start a game with /接龙 and take first place!"
+    rows = sorted(
+        (
+            (records.names.get(player, player), player, points)
+            for player, points in records.totals.items()
+        ),
+        key=lambda row: (-row[2], row[0].casefold(), row[1]),
+    )[:size]
+    games = f"{records.games} game{'' if records.games == 1 else 's'}"
+    lines = [f"🏆 成语接龙 all-time top {len(rows)} ({games} here):"]
+    place = 0
+    for index, (name, _, points) in enumerate(rows):
+        if index == 0 or points != rows[index - 1][2]:
+            place = index + 1  # ties share a place: 1, 2, 2, 4
+        lines.append(f"{place}. {name} {points}")
+    return "\n".join(lines)

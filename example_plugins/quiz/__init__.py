@@ -6,6 +6,7 @@ Usage::
     /quiz math          a question on that topic (a misspelled topic gets "Did you mean ...?")
     /quiz-topic         the bot asks which topic, then asks a question on it
     (quote) 42          → "✓ Right, Alice: 42!" (anyone in the chat may answer)
+    /quiz-stats         (or /stats) your answers, right ones and best streak, kept across restarts
 
 Two session styles on one plugin:
 
@@ -21,6 +22,10 @@ Two session styles on one plugin:
   confirms it; anything else declines, and that message goes on to the plugins as if nobody had
   asked (``suggest`` never swallows a declined answer).
 
+Every answer counts in the answerer's statistics (``user_fields = QuizStats``): answers given,
+right ones, and the longest run of right answers. The waiter observes them, so they are written
+back when each answer's waiter call returns.
+
 Questions are asked round robin per topic, so a test knows which comes next. ``answer_timeout``,
 ``topic_timeout`` and ``questions`` are class attributes.
 """
@@ -28,12 +33,15 @@ Questions are asked round robin per topic, so a test knows which comes next. ``a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from loguru import logger
+
 from waiter_sdk import (
     MessageEvent,
+    MessageEventResult,
     Plain,
     Plugin,
     Reply,
@@ -42,8 +50,10 @@ from waiter_sdk import (
     command,
     session_waiter,
 )
+from waiter_sdk.exceptions import StorageError
+from waiter_sdk.storage import Counter, Fields
 
-__all__ = ["QUESTIONS", "Question", "Quiz"]
+__all__ = ["QUESTIONS", "Question", "Quiz", "QuizStats"]
 
 
 def _canonical(text: str) -> str:
@@ -90,11 +100,30 @@ QUESTIONS: Mapping[str, tuple[Question, ...]] = {
 }
 
 
+class QuizStats(Fields):
+    """What the quiz keeps per user, across restarts.
+
+    The counters are written as increments, so answers given at the same moment to two quizzes
+    all count. ``streak`` and ``best_streak`` are plain values (the last write wins): two answers
+    by one person in the same instant could miscount a run, which a quiz can live with.
+    """
+
+    answered: Counter = 0
+    correct: Counter = 0
+    streak: int = 0
+    """Right answers in a row, up to the latest answer."""
+    best_streak: int = 0
+
+
 class Quiz(Plugin):
     """Quiz questions in quoted-reply sessions, and a topic chooser with prompt and suggest."""
 
     name = "quiz"
-    description = "Quiz questions, answered by quoting them; /quiz-topic to choose a topic"
+    description = (
+        "Quiz questions, answered by quoting them; /quiz-topic to choose a topic, "
+        "/quiz-stats for your record"
+    )
+    user_fields = QuizStats
 
     answer_timeout: ClassVar[float] = 60.0
     """Seconds a question stays open before the bot gives the answer."""
@@ -131,6 +160,43 @@ class Quiz(Plugin):
         if topic is not None:
             await self.ask(event, topic)
 
+    @command("quiz-stats", aliases=["stats"])
+    async def stats(self, event: MessageEvent) -> AsyncIterator[MessageEventResult]:
+        """Your quiz record: answers, right ones, best streak."""
+        who = event.sender_name or event.sender_id
+        try:
+            stats = await event.observe_user(QuizStats)
+        except StorageError as exc:
+            logger.warning("quiz: no statistics, storage unavailable: {}", exc)
+            yield event.plain_result("Statistics are unavailable right now; try again later.")
+            return
+        if not stats.answered:
+            yield event.plain_result(
+                f"{who}, you have not answered a question yet: /quiz asks one."
+            )
+            return
+        answers = f"{stats.answered} answer{'' if stats.answered == 1 else 's'}"
+        yield event.plain_result(
+            f"📊 {who}: {answers}, {stats.correct} right ({stats.correct / stats.answered:.0%}); "
+            f"best streak {stats.best_streak}, current {stats.streak}."
+        )
+
+    async def _count(self, answer: MessageEvent, right: bool) -> None:
+        """Count ``answer`` in its sender's statistics, written back when the waiter call
+        returns. Without storage the quiz goes on uncounted."""
+        try:
+            stats = await answer.observe_user(QuizStats)
+        except StorageError as exc:
+            logger.warning("quiz: an answer was not counted: {}", exc)
+            return
+        stats.answered += 1
+        if right:
+            stats.correct += 1
+            stats.streak += 1
+            stats.best_streak = max(stats.best_streak, stats.streak)
+        else:
+            stats.streak = 0
+
     async def _topic(self, event: MessageEvent, given: str) -> str | None:
         """``given`` as a known topic, or the one the sender confirms; ``None`` otherwise."""
         wanted = given.strip().casefold()
@@ -159,7 +225,9 @@ class Quiz(Plugin):
         async def check(controller: SessionController, answer: MessageEvent) -> None:
             given = answer.message_str.strip()
             who = answer.sender_name or answer.sender_id
-            if question.accepts(given):
+            right = question.accepts(given)
+            await self._count(answer, right)
+            if right:
                 await answer.send([Reply(answer.message_id), Plain(f"✓ Right, {who}: {shown}!")])
                 controller.stop()
             else:

@@ -92,7 +92,9 @@ async def serve() -> AsyncIterator[Serve]:
 
     async def start(plugins: Any = (), token: str | None = None, port: int = 0) -> Served:
         adapter = SandboxAdapter(SandboxSettings(port=port, token=token))
-        app = App(settings=Settings.load(), plugins=plugins, adapters=[adapter])
+        # The example plugins keep data; in memory here, not in data/ of the working directory.
+        settings = Settings.load(storage="memory")
+        app = App(settings=settings, plugins=plugins, adapters=[adapter])
         await app.start()
         apps.append(app)
         return Served(app, adapter)

@@ -8,10 +8,11 @@ that the expected answers are known; the chain 一心一意 → 意气风发 →
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from example_plugins.idiom_chain import IdiomChain
+from example_plugins.idiom_chain import IdiomChain, IdiomRecords, ranking_text
 from example_plugins.idiom_chain.book import IdiomBook, is_idiom_shaped, load_book, normalize
 from example_plugins.idiom_chain.game import ChainGame
 from tests.kit import Fallback, texts
@@ -372,3 +373,192 @@ def test_ties_name_every_winner() -> None:
     assert game.summary() == (
         "Winners: Ann, Ben and Cid (1 point each). Scores: Ann 1, Ben 1, Cid 1."
     )
+
+
+# --- the all-time ranking (/rank, /排行) --------------------------------------------------------
+
+
+async def play_a_game(sim: Simulator, group: str | None = "g1") -> None:
+    """Alice 1 and Bob 2 in a game that Carol ends with 退出."""
+    alice, bob, carol = sim.user("a", "Alice"), sim.user("b", "Bob"), sim.user("c", "Carol")
+    await sim.send(alice, START, group=group)
+    await sim.send(bob, "意气风发", group=group)
+    await sim.send(alice, "发愤图强", group=group)
+    await sim.send(bob, "强词夺理", group=group)
+    assert texts(await sim.send(carol, "退出", group=group)) == [
+        "Game over: Carol ended it. Winner: Bob (2 points). Scores: Bob 2, Alice 1."
+    ]
+
+
+async def test_rank_before_any_game_says_so_in_a_friendly_line() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        for command in ("/rank", "/排行"):
+            assert texts(await sim.send(sim.user("a", "Alice"), command, group="g1")) == [
+                "No 成语接龙 scores here yet: start a game with /接龙 and take first place!"
+            ]
+
+
+async def test_a_finished_game_adds_its_points_to_the_group_ranking() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        await play_a_game(sim)
+        assert texts(await sim.send(sim.user("c"), "/排行", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (1 game here):\n1. Bob 2\n2. Alice 1"
+        ]
+        # A second game adds up; one that ends on its timeout counts too.
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.send(alice, "意气风发", group="g1")
+        await sim.send(alice, "发愤图强", group="g1")
+        await sim.advance(60)
+        assert texts(await sim.send(alice, "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (2 games here):\n1. Alice 3\n2. Bob 2"
+        ]
+
+
+async def test_a_game_nobody_scored_in_counts_as_played_only() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.advance(60)
+        assert texts(await sim.send(alice, "/rank", group="g1")) == [
+            "No 成语接龙 scores here yet: start a game with /接龙 and take first place!"
+        ]
+        await play_a_game(sim)
+        [text] = texts(await sim.send(alice, "/rank", group="g1"))
+        assert text.startswith("🏆 成语接龙 all-time top 2 (2 games here):")
+
+
+async def test_the_bot_ranks_for_its_hints_and_ties_share_a_place_in_name_order() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        bob, alice = sim.user("b", "Bob"), sim.user("a", "Alice")
+        await sim.send(bob, START, group="g1")
+        await sim.send(bob, "意气风发", group="g1")  # Bob scores first...
+        await sim.send(alice, "发愤图强", group="g1")  # ...but Alice is listed first on a tie
+        await sim.send(alice, "提示", group="g1")
+        await sim.send(alice, "退出", group="g1")
+        assert texts(await sim.send(alice, "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 3 (1 game here):\n1. Alice 1\n1. Bob 1\n1. Bot 1"
+        ]
+
+
+async def test_a_game_closed_from_outside_or_out_of_idioms_is_ranked_too() -> None:
+    tiny = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
+
+    class TinyIdiomChain(IdiomChain):
+        def __init__(self) -> None:
+            super().__init__()
+            self.book = tiny
+
+    async with Simulator(plugins=[TinyIdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        [info] = sim.app.sessions.list()
+        assert await sim.app.sessions.close(info.key)
+        await sim.settle()
+        assert sim.outbox[-1].text == "Game over: the session was closed. Nobody scored."
+        await sim.send(alice, START, group="g1")
+        out = await sim.send(alice, "意气风发", group="g1")
+        assert texts(out)[-1].startswith("Game over: every idiom I know is used.")
+        assert texts(await sim.send(alice, "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 1 (2 games here):\n1. Alice 1"
+        ]
+
+
+async def test_each_group_and_private_chat_has_its_own_ranking() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        alice = sim.user("a", "Alice")
+        await play_a_game(sim, group="g1")
+        # A solo game in Alice's private chat.
+        await sim.send(alice, START)
+        await sim.send(alice, "意气风发")
+        await sim.send(alice, "退出")
+        empty = "No 成语接龙 scores here yet: start a game with /接龙 and take first place!"
+        assert texts(await sim.send(sim.user("d", "Dave"), "/rank", group="g2")) == [empty]
+        assert texts(await sim.send(sim.user("b"), "/rank")) == [empty]
+        assert texts(await sim.send(alice, "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (1 game here):\n1. Bob 2\n2. Alice 1"
+        ]
+        assert texts(await sim.send(alice, "/rank")) == [
+            "🏆 成语接龙 all-time top 1 (1 game here):\n1. Alice 1"
+        ]
+
+
+async def test_rank_during_a_game_shows_the_earlier_games_and_leaves_the_game_alone() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        await play_a_game(sim)
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.send(alice, "意气风发", group="g1")
+        assert texts(await sim.send(alice, "/排行", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (1 game here):\n1. Bob 2\n2. Alice 1"
+        ]
+        assert texts(await sim.send(alice, "发愤图强", group="g1")) == [
+            "✓ Alice +1 (2 in all). Next starts with 强."
+        ]
+        assert len(sim.app.sessions) == 1
+
+
+async def test_a_name_change_shows_under_the_newest_name() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        await play_a_game(sim)
+        bobby = sim.user("b", "Bobby")
+        await sim.send(bobby, START, group="g1")
+        await sim.send(bobby, "意气风发", group="g1")
+        await sim.send(bobby, "退出", group="g1")
+        assert texts(await sim.send(bobby, "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (2 games here):\n1. Bobby 3\n2. Alice 1"
+        ]
+
+
+def test_the_ranking_shows_the_top_ten_with_shared_places() -> None:
+    totals = {f"p{n:02}": points for n, points in enumerate([5, 9, 9, 1, 7, 7, 7, 2, 3, 4, 6, 8])}
+    records = IdiomRecords(totals=totals, names={pid: f"P{pid[1:]}" for pid in totals}, games=12)
+    assert ranking_text(records) == "\n".join(
+        [
+            "🏆 成语接龙 all-time top 10 (12 games here):",
+            "1. P01 9",
+            "1. P02 9",
+            "3. P11 8",
+            "4. P04 7",
+            "4. P05 7",
+            "4. P06 7",
+            "7. P10 6",
+            "8. P00 5",
+            "9. P09 4",
+            "10. P08 3",
+        ]
+    )
+
+
+async def test_help_lists_rank() -> None:
+    async with Simulator(plugins=[IdiomChain]) as sim:
+        [text] = texts(await sim.send(sim.user("a"), "/help idiom_chain"))
+        assert "  /rank (排行) - This chat's all-time top 10 of the idiom chain." in text
+
+
+async def test_scores_survive_a_restart_even_of_a_game_still_running(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/w.db"
+    async with Simulator(plugins=[IdiomChain], storage=database) as sim:
+        await play_a_game(sim)
+        alice = sim.user("a", "Alice")
+        await sim.send(alice, START, group="g1")
+        await sim.send(alice, "意气风发", group="g1")
+    # Stopping the bot ended the running game; it said so and kept the points.
+    assert sim.outbox[-1].text == (
+        "Game over: the bot is stopping. Winner: Alice (1 point). Scores: Alice 1."
+    )
+    async with Simulator(plugins=[IdiomChain], storage=database) as sim:
+        assert texts(await sim.send(sim.user("c"), "/rank", group="g1")) == [
+            "🏆 成语接龙 all-time top 2 (2 games here):\n1. Alice 2\n1. Bob 2"
+        ]
+
+
+async def test_without_storage_games_still_end_and_rank_says_it_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "blocker").write_text("a file where the database's folder should be")
+    async with Simulator(plugins=[IdiomChain], storage=f"sqlite:///{tmp_path}/blocker/w.db") as sim:
+        await play_a_game(sim)
+        assert texts(await sim.send(sim.user("a"), "/rank", group="g1")) == [
+            "The ranking is unavailable right now; try again later."
+        ]

@@ -6,6 +6,8 @@ geography, then history; ``/quiz history`` starts with the Berlin Wall.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from example_plugins.quiz import Question, Quiz
 from tests.kit import Fallback, texts
 from waiter_sdk.testing import Simulator
@@ -172,3 +174,93 @@ def test_answers_are_compared_without_case_spaces_or_punctuation() -> None:
     assert question.accepts("  YANGTZE. ")
     assert question.accepts("长江！")
     assert not question.accepts("Yellow River")
+
+
+# --- per-user statistics (/quiz-stats, /stats) --------------------------------------------------
+
+
+async def answer(sim: Simulator, user: str, question: str, text: str) -> str:
+    """``user`` quotes ``question`` with ``text``; the bot's one reply."""
+    [reply] = texts(await sim.send(sim.user(user), text, group="g1", reply_to=question))
+    return reply
+
+
+async def test_stats_before_any_answer_say_how_to_start() -> None:
+    async with Simulator(plugins=[Quiz]) as sim:
+        for command in ("/quiz-stats", "/stats"):
+            assert texts(await sim.send(sim.user("alice", "Alice"), command)) == [
+                "Alice, you have not answered a question yet: /quiz asks one."
+            ]
+
+
+async def test_every_answer_counts_for_whoever_gave_it() -> None:
+    async with Simulator(plugins=[Quiz]) as sim:
+        sim.user("alice", "Alice")
+        sim.user("bob", "Bob")
+        math = await ask(sim, "alice")
+        assert await answer(sim, "bob", math, "41") == "✗ Not “41”. Quote to try again."
+        assert await answer(sim, "bob", math, "42") == "✓ Right, Bob: 42!"
+        assert texts(await sim.send(sim.user("bob"), "/quiz-stats")) == [
+            "📊 Bob: 2 answers, 1 right (50%); best streak 1, current 1."
+        ]
+        # Alice asked but did not answer: asking counts nothing.
+        assert texts(await sim.send(sim.user("alice"), "/stats", group="g1")) == [
+            "Alice, you have not answered a question yet: /quiz asks one."
+        ]
+
+
+async def test_a_wrong_answer_ends_the_streak_and_the_best_one_is_kept() -> None:
+    async with Simulator(plugins=[Quiz]) as sim:
+        sim.user("alice", "Alice")
+        # Round robin: math (42), science (Au), geography (Tokyo), history (1989), math (9).
+        for right in ("42", "Au", "Tokyo"):
+            assert (await answer(sim, "alice", await ask(sim, "alice"), right)).startswith("✓")
+        history = await ask(sim, "alice")
+        assert (await answer(sim, "alice", history, "1990")).startswith("✗")
+        assert (await answer(sim, "alice", history, "1989")).startswith("✓")
+        assert texts(await sim.send(sim.user("alice"), "/stats")) == [
+            "📊 Alice: 5 answers, 4 right (80%); best streak 3, current 1."
+        ]
+
+
+async def test_an_unanswered_question_counts_nothing() -> None:
+    async with Simulator(plugins=[Quiz]) as sim:
+        await ask(sim, "alice")
+        assert texts(await sim.advance(60)) == ["⏰ Time's up! The answer was 42."]
+        assert texts(await sim.send(sim.user("alice"), "/stats")) == [
+            "alice, you have not answered a question yet: /quiz asks one."
+        ]
+
+
+async def test_help_lists_quiz_stats() -> None:
+    async with Simulator(plugins=[Quiz]) as sim:
+        [text] = texts(await sim.send(sim.user("alice"), "/help quiz"))
+        assert "  /quiz-stats (stats) - Your quiz record: answers, right ones, best streak." in text
+
+
+async def test_statistics_survive_a_restart(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/w.db"
+    async with Simulator(plugins=[Quiz], storage=database) as sim:
+        sim.user("alice", "Alice")
+        math = await ask(sim, "alice")
+        await answer(sim, "alice", math, "42")
+        science = await ask(sim, "alice")
+        await answer(sim, "alice", science, "Au")
+        geography = await ask(sim, "alice")
+        await answer(sim, "alice", geography, "Kyoto")
+    async with Simulator(plugins=[Quiz], storage=database) as sim:
+        assert texts(await sim.send(sim.user("alice", "Alice"), "/stats")) == [
+            "📊 Alice: 3 answers, 2 right (67%); best streak 2, current 0."
+        ]
+
+
+async def test_without_storage_the_quiz_goes_on_and_stats_say_they_are_unavailable(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "blocker").write_text("a file where the database's folder should be")
+    async with Simulator(plugins=[Quiz], storage=f"sqlite:///{tmp_path}/blocker/w.db") as sim:
+        sim.user("alice", "Alice")
+        assert await answer(sim, "alice", await ask(sim, "alice"), "42") == "✓ Right, Alice: 42!"
+        assert texts(await sim.send(sim.user("alice"), "/stats")) == [
+            "Statistics are unavailable right now; try again later."
+        ]
