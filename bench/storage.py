@@ -209,7 +209,7 @@ def main(runs: int = 3, messages: int = MESSAGES) -> list[Figure]:
             rows["memory"].append(common.run(lambda: sdk("memory", messages)))
             with tempfile.TemporaryDirectory() as folder:
                 address = f"sqlite:///{Path(folder) / 'sdk.db'}"
-                rows["sqlite"].append(common.run(lambda: sdk(address, messages)))
+                rows["sqlite"].append(common.run(lambda a=address: sdk(a, messages)))
                 rows["raw_sqlite"].append(raw_sqlite(Path(folder) / "raw.db", messages))
             if redis_url is not None:
                 rows["redis"].append(common.run(lambda: sdk(redis_url, messages)))

@@ -5,7 +5,7 @@ Usage::
     class QuizStats(Fields):
         played: Counter = 0          # written back as +delta: concurrent scores add up
         best_streak: int = 0         # written back as a value: the last write wins
-        titles: list[str] = []
+        titles: list[str] = Field(default_factory=list)   # "= []" works too; linters prefer this
 
     class Quiz(Plugin):
         name = "quiz"
