@@ -467,6 +467,23 @@ class Storage:
 
         handler = current_scope.get()
         session = current_session.get() if handler is None else None
+        # Only a handler run or waiter call that is still going writes back what it observes:
+        # a task that outlives it would change a record that nobody writes.
+        unit: WriteBack | None = None
+        if handler is not None and not handler.ended:
+            unit = handler.write_back
+            if unit is None:
+                unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
+        elif session is not None and session.busy_now and not session.stopped:
+            unit = session._write_back
+            if unit is None:
+                unit = session._write_back = WriteBack(f"waiter of session {session.key}")
+        if unit is None or unit.closed:
+            raise StorageError(
+                f"observe_{scope}() writes back when its handler or waiter call returns, and "
+                "none is running here (a task of your own, or on_load): use "
+                f"'async with app.storage.{scope}(...) as fields:' instead"
+            )
         if model is None:
             plugin = handler.plugin if handler is not None else session.plugin if session else ""
             found = self._by_plugin.get((plugin, scope)) if plugin else None
@@ -477,23 +494,6 @@ class Storage:
                 )
             model = found  # type: ignore[assignment]
         assert model is not None
-        unit: WriteBack | None
-        if handler is not None:
-            unit = handler.write_back
-            if unit is None:
-                unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
-        elif session is not None:
-            unit = session._write_back
-            if unit is None:
-                unit = session._write_back = WriteBack(f"waiter of session {session.key}")
-        else:
-            unit = None
-        if unit is None or unit.closed:
-            raise StorageError(
-                f"observe_{scope}() writes back when its handler or waiter call returns, and "
-                "none is running here (a task of your own, or on_load): use "
-                f"'async with app.storage.{scope}(...) as fields:' instead"
-            )
         if scope == "user":
             owner = user_owner(event.platform, event.sender_id)
         else:
