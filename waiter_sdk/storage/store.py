@@ -407,6 +407,7 @@ class Storage:
         }
         if not values and not increments:
             return
+        _check_storable(binding.bucket, values)
         counted = await binding.storage._run(lambda b: b.write(binding.bucket, values, increments))
         snapshot.update(values)
         for name, stored in counted.items():
@@ -576,6 +577,21 @@ class KeyValue:
     async def keys(self) -> list[str]:
         bucket = self._bucket
         return await self._storage._run(lambda b: b.names(bucket))
+
+
+def _check_storable(bucket: Bucket, values: dict[str, Any]) -> None:
+    # A value can pass its field's type and still not be JSON (an int past 64 bits): refused
+    # here, naming the field, before any backend has written part of the record.
+    import orjson
+
+    for name, value in values.items():
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise StoredValueError(
+                f"plugin {bucket.plugin}: the {bucket.scope} field {name!r} of {bucket.owner} "
+                f"cannot be stored ({exc}); nothing of this record was written"
+            ) from None
 
 
 def _fields_of(exc: ValidationError) -> str:
