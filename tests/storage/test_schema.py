@@ -4,12 +4,16 @@ default is fine; a field without a default is refused when the plugin is declare
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from pydantic import Field
 
 from tests.kit import texts
 from waiter_sdk import MessageEvent, Plugin, command
-from waiter_sdk.exceptions import PluginError
+from waiter_sdk.config import Settings
+from waiter_sdk.exceptions import PluginError, SchemaError
 from waiter_sdk.storage import Counter, Fields
 from waiter_sdk.testing import Simulator
 
@@ -138,6 +142,51 @@ async def test_a_dropped_field_lets_the_plugin_load_without_it(durable_storage_u
     async with Simulator(plugins=[profile_plugin(V1)], storage=durable_storage_url) as sim:
         out = await sim.send(sim.user("alice"), "/profile")
         assert texts(out) == [repr({"name": "Alice", "mood": "calm", "posts": 1})]
+
+
+class Visits(Plugin):
+    name = "visits"
+
+    @command("visit")
+    async def visit(self, event: MessageEvent) -> None:
+        await event.send(f"visit {await self.kv.increment('visits')}")
+
+
+async def test_a_disagreement_found_after_load_fails_only_that_plugins_fields(
+    tmp_path: Path,
+) -> None:
+    # The database is locked while the plugins load, so their schemas are checked on the
+    # first call after it comes back. One plugin's removed field must not fail the others.
+    path = tmp_path / "bot.db"
+    url = f"sqlite:///{path}"
+    await first_version(url)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("PRAGMA journal_mode=DELETE")  # so that the lock keeps readers out too
+        other.execute("BEGIN EXCLUSIVE")
+        async with Simulator(
+            plugins=[profile_plugin(Removed), Visits, Plain],
+            settings=Settings.load(storage_timeout=0.2),
+            storage=url,
+            raise_errors=False,
+        ) as sim:
+            assert sim.app.plugin_errors == []  # could not be checked: loaded, checked later
+            other.execute("ROLLBACK")
+            alice = sim.user("alice")
+            assert texts(await sim.send(alice, "/visit")) == ["visit 1"]
+            assert await sim.send(alice, "/profile name=Al") == []
+            assert texts(await sim.send(alice, "/visit")) == ["visit 2"]
+            assert texts(await sim.send(alice, "/ping")) == ["pong"]
+            (error,) = sim.errors
+            assert isinstance(error, SchemaError)
+            assert "waiter-sdk storage drop profile user mood" in str(error)
+            # Resolved while the bot runs, the plugin's fields work again.
+            assert await sim.app.storage.drop_field("profile", "user", "mood") == 1
+            out = await sim.send(alice, "/profile name=Al")
+            assert texts(out) == [repr({"name": "Al", "posts": 2})]
+            assert len(sim.errors) == 1
+    finally:
+        other.close()
 
 
 async def test_an_added_field_with_a_default_works_on_an_existing_database(
