@@ -2,9 +2,9 @@
 exactly, on user and channel counters and in key-value data.
 
 Why the totals are exact: a ``Counter`` field is written back as the change the handler made to
-it (``+1``), applied by the database in one atomic step (SQLite ``UPDATE ... SET value = value +
-?``, a Redis increment, a dict update on one thread for memory), never as the value the handler
-computed from what it loaded. So handlers that all loaded the same old value still add up. A
+it (``+1``), which the backend adds to what is stored in one atomic step (``Backend.write``'s
+``increments``: SQLite adds in its UPDATE, memory in one step on the loop, Redis on the server),
+never as the value the handler computed from what it loaded. So handlers that all loaded the same old value still add up. A
 plain ``int`` field is written as a value, and the last write wins: the ``plain`` field below
 shows that the loads really did overlap (if they had run one after another, it would count too).
 """
