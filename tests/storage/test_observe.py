@@ -211,6 +211,10 @@ class Tally(Plugin):
     name = "tally"
     user_fields = Notes
 
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
     @command("tally")
     async def tally(self, event: MessageEvent) -> None:
         pause = float(event.args[0]) if event.args else 0.0
@@ -236,8 +240,6 @@ class Tally(Plugin):
 
     @command("spawn")
     async def spawn(self, event: MessageEvent) -> None:
-        self.outcomes: list[str] = []
-
         @session_waiter(timeout=600)
         async def each(controller: SessionController, message: MessageEvent) -> None:
             async def afterwards() -> None:
@@ -250,7 +252,7 @@ class Tally(Plugin):
                     notes.a = "never written back"
                     self.outcomes.append("observed")
 
-            asyncio.create_task(afterwards())
+            self.tasks.append(asyncio.create_task(afterwards()))
             if message.message_str == "stop":
                 controller.stop()
 
