@@ -400,6 +400,7 @@ class EventBus:
                 except Exception as exc:
                     self.report(exc, handler)
                 finally:
+                    scope.ended = True
                     for cleanup in scope.cleanups:
                         try:
                             cleanup()

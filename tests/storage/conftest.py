@@ -127,3 +127,14 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'waiter.db'}"
     server: RedisServer = request.getfixturevalue("redis_server")
     return server.url()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def durable_storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each backend that outlives the app using it: a second app (a second
+    Simulator) on the same address sees what the first wrote. Memory is left out: its data
+    ends with its app."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'durable.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url()

@@ -25,6 +25,7 @@ class HandlerScope:
     __slots__ = (
         "chain",
         "cleanups",
+        "ended",
         "event",
         "handed_off",
         "handler",
@@ -57,6 +58,9 @@ class HandlerScope:
         # What event.observe_user() / observe_channel() loaded in this run: the bus writes the
         # changes back when the handler returns (storage.store.WriteBack).
         self.write_back: WriteBack | None = None
+        # Set by the bus when the handler has returned: a task it left running can no longer
+        # observe stored fields (nothing would write them back).
+        self.ended = False
 
 
 current_session: ContextVar[SessionController | None] = ContextVar(

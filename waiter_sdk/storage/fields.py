@@ -47,10 +47,12 @@ class Fields(BaseModel):
     """Base of the models plugins declare as ``user_fields`` or ``channel_fields``.
 
     Assignments are validated (``validate_assignment``), so ``stats.played = "many"`` raises
-    at once, naming the field; unknown attributes are refused.
+    at once, naming the field; unknown attributes, NaN and infinities are refused.
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+    # No NaN or infinity: JSON cannot hold them (stored, they would come back as null and the
+    # record would no longer load), so they are refused when assigned, like a wrong type.
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", allow_inf_nan=False)
 
     # Where this instance was loaded from (set by Storage.load); None for one built by hand.
     _binding: Any = PrivateAttr(default=None)

@@ -177,6 +177,9 @@ class Storage:
         self._declared: dict[type[Fields], _Declared] = {}
         self._by_plugin: dict[tuple[str, Scope], type[Fields]] = {}
         self._checked: set[tuple[str, Scope]] = set()
+        # Fields found to disagree with the database after their plugin loaded (it could not
+        # be checked then): only that plugin's fields fail, with this message.
+        self._refused: dict[tuple[str, Scope], str] = {}
         self._failure: StorageError | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
@@ -249,11 +252,15 @@ class Storage:
 
     # --- calls --------------------------------------------------------------------------------
 
-    async def _run(self, call: Callable[[Backend], Awaitable[T]]) -> T:
+    async def _run(
+        self, call: Callable[[Backend], Awaitable[T]], fields_of: tuple[str, Scope] | None = None
+    ) -> T:
         self._busy += 1
         try:
             backend = await self._ensure_open()
             await self._check_pending(backend)
+            if fields_of is not None and fields_of in self._refused:
+                raise SchemaError(self._refused[fields_of])
             return await call(backend)
         finally:
             self._busy -= 1
@@ -288,7 +295,7 @@ class Storage:
         spec = FieldsSpec(model)
         self._declared[model] = _Declared(plugin, scope, spec)
         self._by_plugin[(plugin, scope)] = model
-        self._checked.discard((plugin, scope))
+        self._uncheck(plugin, scope)
         return spec
 
     def forget(self, plugin: str) -> None:
@@ -297,7 +304,11 @@ class Storage:
             if declared.plugin == plugin:
                 del self._declared[model]
                 self._by_plugin.pop((plugin, declared.scope), None)
-                self._checked.discard((plugin, declared.scope))
+                self._uncheck(plugin, declared.scope)
+
+    def _uncheck(self, plugin: str, scope: Scope) -> None:
+        self._checked.discard((plugin, scope))
+        self._refused.pop((plugin, scope), None)
 
     def declared_model(self, plugin: str, scope: Scope) -> type[Fields] | None:
         return self._by_plugin.get((plugin, scope))
@@ -307,6 +318,7 @@ class Storage:
         backend = await self._ensure_open()
         for (name, scope), model in list(self._by_plugin.items()):
             if name == plugin:
+                self._refused.pop((name, scope), None)
                 await self._check(backend, name, scope, model)
 
     async def _check_pending(self, backend: Backend) -> None:
@@ -314,7 +326,14 @@ class Storage:
             return
         for (plugin, scope), model in list(self._by_plugin.items()):
             if (plugin, scope) not in self._checked:
-                await self._check(backend, plugin, scope, model)
+                try:
+                    await self._check(backend, plugin, scope, model)
+                except SchemaError as exc:
+                    # Checked late (the database was unavailable when the plugin loaded): the
+                    # other plugins' calls go on; this plugin's fields fail with the reason.
+                    logger.error("{}", exc)
+                    self._refused[(plugin, scope)] = str(exc)
+                    self._checked.add((plugin, scope))
 
     async def _check(
         self, backend: Backend, plugin: str, scope: Scope, model: type[Fields]
@@ -369,7 +388,9 @@ class Storage:
         declared = self._declared_for(model)
         spec = declared.spec
         bucket = Bucket(declared.scope, declared.plugin, owner)
-        stored = await self._run(lambda b: b.load(bucket, spec.names))
+        stored = await self._run(
+            lambda b: b.load(bucket, spec.names), (bucket.plugin, bucket.scope)
+        )
         values = {**spec.defaults, **stored}
         try:
             instance = model.model_validate(values)
@@ -407,7 +428,11 @@ class Storage:
         }
         if not values and not increments:
             return
-        counted = await binding.storage._run(lambda b: b.write(binding.bucket, values, increments))
+        _check_storable(binding.bucket, values)
+        bucket = binding.bucket
+        counted = await binding.storage._run(
+            lambda b: b.write(bucket, values, increments), (bucket.plugin, bucket.scope)
+        )
         snapshot.update(values)
         for name, stored in counted.items():
             # Now the database's value (others' increments included), plus whatever this code
@@ -430,8 +455,9 @@ class Storage:
         if type(by) is not int:
             raise StoredValueError(f"{type(model).__qualname__}.{name}: increment by an int")
         default = binding.spec.defaults[name]
+        bucket = binding.bucket
         counted = await binding.storage._run(
-            lambda b: b.write(binding.bucket, {}, {name: (by, default)})
+            lambda b: b.write(bucket, {}, {name: (by, default)}), (bucket.plugin, bucket.scope)
         )
         stored = counted[name]
         pending = getattr(model, name) - binding.snapshot[name]
@@ -467,6 +493,23 @@ class Storage:
 
         handler = current_scope.get()
         session = current_session.get() if handler is None else None
+        # Only a handler run or waiter call that is still going writes back what it observes:
+        # a task that outlives it would change a record that nobody writes.
+        unit: WriteBack | None = None
+        if handler is not None and not handler.ended:
+            unit = handler.write_back
+            if unit is None:
+                unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
+        elif session is not None and session.busy_now and not session.stopped:
+            unit = session._write_back
+            if unit is None:
+                unit = session._write_back = WriteBack(f"waiter of session {session.key}")
+        if unit is None or unit.closed:
+            raise StorageError(
+                f"observe_{scope}() writes back when its handler or waiter call returns, and "
+                "none is running here (a task of your own, or on_load): use "
+                f"'async with app.storage.{scope}(...) as fields:' instead"
+            )
         if model is None:
             plugin = handler.plugin if handler is not None else session.plugin if session else ""
             found = self._by_plugin.get((plugin, scope)) if plugin else None
@@ -477,23 +520,6 @@ class Storage:
                 )
             model = found  # type: ignore[assignment]
         assert model is not None
-        unit: WriteBack | None
-        if handler is not None:
-            unit = handler.write_back
-            if unit is None:
-                unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
-        elif session is not None:
-            unit = session._write_back
-            if unit is None:
-                unit = session._write_back = WriteBack(f"waiter of session {session.key}")
-        else:
-            unit = None
-        if unit is None or unit.closed:
-            raise StorageError(
-                f"observe_{scope}() writes back when its handler or waiter call returns, and "
-                "none is running here (a task of your own, or on_load): use "
-                f"'async with app.storage.{scope}(...) as fields:' instead"
-            )
         if scope == "user":
             owner = user_owner(event.platform, event.sender_id)
         else:
@@ -518,12 +544,14 @@ class Storage:
         return await self._run(lambda b: b.schema(scope, plugin))
 
     async def drop_field(self, plugin: str, scope: Scope, name: str) -> int:
-        self._checked.discard((plugin, scope))
-        return await self._run(lambda b: b.drop_field(scope, plugin, name))
+        held = await self._run(lambda b: b.drop_field(scope, plugin, name))
+        self._uncheck(plugin, scope)  # after: checked again against what is stored now
+        return held
 
     async def rename_field(self, plugin: str, scope: Scope, old: str, new: str) -> int:
-        self._checked.discard((plugin, scope))
-        return await self._run(lambda b: b.rename_field(scope, plugin, old, new))
+        held = await self._run(lambda b: b.rename_field(scope, plugin, old, new))
+        self._uncheck(plugin, scope)
+        return held
 
 
 class KeyValue:
@@ -576,6 +604,21 @@ class KeyValue:
     async def keys(self) -> list[str]:
         bucket = self._bucket
         return await self._storage._run(lambda b: b.names(bucket))
+
+
+def _check_storable(bucket: Bucket, values: dict[str, Any]) -> None:
+    # A value can pass its field's type and still not be JSON (an int past 64 bits): refused
+    # here, naming the field, before any backend has written part of the record.
+    import orjson
+
+    for name, value in values.items():
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise StoredValueError(
+                f"plugin {bucket.plugin}: the {bucket.scope} field {name!r} of {bucket.owner} "
+                f"cannot be stored ({exc}); nothing of this record was written"
+            ) from None
 
 
 def _fields_of(exc: ValidationError) -> str:
