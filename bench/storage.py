@@ -267,7 +267,5 @@ if __name__ == "__main__":
     found = main(args.runs, args.messages)
     for figure in found:
         print(figure.line())
-    common.write_json(
-        args.json, "storage", common.machine(), figures=[f.as_dict() for f in found]
-    )
+    common.write_json(args.json, "storage", common.machine(), figures=[f.as_dict() for f in found])
     sys.exit(0)

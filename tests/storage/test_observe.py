@@ -305,6 +305,42 @@ async def test_observe_in_a_task_that_outlives_its_waiter_call_is_refused(
         assert (await stored(sim)).a == ""
 
 
+class Finale(Plugin):
+    """A game whose last waiter call ends the session first, then records the result."""
+
+    name = "finale"
+    user_fields = Notes
+
+    @command("game")
+    async def game(self, event: MessageEvent) -> None:
+        pause = float(event.args[0]) if event.args else 0.0
+
+        @session_waiter(timeout=600)
+        async def each(controller: SessionController, message: MessageEvent) -> None:
+            controller.stop()
+            if pause:
+                await asyncio.sleep(pause)
+            notes = await message.observe_user()
+            notes.n += 1
+            notes.a = "won"
+
+        await each(event)
+        await event.send("game over")
+
+
+@pytest.mark.parametrize("pause", [0, 1], ids=["call-returns-at-once", "call-waits"])
+async def test_a_waiter_call_that_stopped_its_session_still_observes_and_writes_back(
+    storage_url: str, pause: int
+) -> None:
+    async with Simulator(plugins=[Finale], storage=storage_url) as sim:
+        await sim.send(sim.user("alice"), f"/game {pause}")
+        out = await sim.send(sim.user("alice"), "the winning move")
+        out += await sim.advance(pause)
+        assert texts(out) == ["game over"]
+        async with sim.app.storage.user("sim", "alice", Notes) as notes:
+            assert (notes.n, notes.a) == (1, "won")
+
+
 # --- flush() and increment() -------------------------------------------------------------------
 
 

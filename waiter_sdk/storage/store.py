@@ -500,7 +500,7 @@ class Storage:
             unit = handler.write_back
             if unit is None:
                 unit = handler.write_back = WriteBack(f"handler {handler.plugin}.{handler.handler}")
-        elif session is not None and session.busy_now and not session.stopped:
+        elif session is not None and session.busy_now:
             unit = session._write_back
             if unit is None:
                 unit = session._write_back = WriteBack(f"waiter of session {session.key}")
