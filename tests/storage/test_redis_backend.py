@@ -320,3 +320,21 @@ async def test_a_closed_backend_refuses_calls(url):
     await backend.close()
     with pytest.raises(StorageError, match="not open"):
         await backend.load(ALICE)
+
+
+async def test_a_call_that_finds_every_connection_busy_waits_its_turn(url: str) -> None:
+    # Every slot taken (as by 50 calls in flight during a burst): the next call waits for one,
+    # however long the burst, and then runs; it does not fail for having come 51st.
+    busy = RedisBackend(url, timeout=0.1)
+    await busy.open()
+    try:
+        await busy.write(ALICE, {"title": "sage"}, {})
+        busy._slots = asyncio.Semaphore(0)
+        waiting = asyncio.ensure_future(busy.load(ALICE))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        busy._slots.release()
+        assert await waiting == {"title": "sage"}
+    finally:
+        await busy.close()

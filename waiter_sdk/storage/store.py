@@ -33,6 +33,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from ..exceptions import SchemaError, StorageError, StoredValueError
+from ..session._context import current_scope, current_session
 from .backend import Backend, Bucket, Scope
 from .fields import Fields, FieldsSpec
 
@@ -257,9 +258,11 @@ class Storage:
     ) -> T:
         self._busy += 1
         try:
-            backend = await self._ensure_open()
-            await self._check_pending(backend)
-            if fields_of is not None and fields_of in self._refused:
+            backend = self._backend
+            if backend is None or len(self._checked) != len(self._by_plugin):
+                backend = await self._ensure_open()
+                await self._check_pending(backend)
+            if fields_of is not None and self._refused and fields_of in self._refused:
                 raise SchemaError(self._refused[fields_of])
             return await call(backend)
         finally:
@@ -400,7 +403,10 @@ class Storage:
                 f"not fit {model.__qualname__}: {_fields_of(exc)}; fix the value or change the "
                 "field's type"
             ) from None
-        snapshot = instance.model_dump(mode="json")
+        # What was loaded is what model_dump(mode="json") gives back for it: stored values
+        # were written from such a dump, and the defaults are one. (A field whose type changed
+        # may dump differently; then the first write-back writes it in its new form.)
+        snapshot = values
         instance._binding = _Binding(self, bucket, spec, snapshot)
         return instance
 
@@ -489,8 +495,6 @@ class Storage:
     async def observe(self, event: MessageEvent, scope: Scope, model: type[M] | None) -> M:
         """What ``event.observe_user`` / ``observe_channel`` do: load, and write back when the
         handler run or waiter call that asked ends."""
-        from ..session._context import current_scope, current_session
-
         handler = current_scope.get()
         session = current_session.get() if handler is None else None
         # Only a handler run or waiter call that is still going writes back what it observes:
