@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from tests.kit import texts
 from waiter_sdk import MessageEvent, Plugin, command
@@ -221,6 +221,34 @@ async def test_a_float_json_cannot_hold_is_refused_when_assigned(
         assert texts(await sim.send(sim.user("alice"), "/count")) == ["count 1"]
 
 
+class Scores(Plugin):
+    name = "scores"
+
+    class Kept(Fields):
+        ratios: list[float] = Field(default_factory=list)
+
+    user_fields = Kept
+
+    @command("ratio")
+    async def ratio(self, event: MessageEvent) -> None:
+        kept = await event.observe_user()
+        # In place: no assignment, so no validation; the write-back must still refuse it.
+        kept.ratios.append(float(event.args[0]))
+
+
+async def test_a_nan_appended_in_place_is_refused_at_write_back(storage_url: str) -> None:
+    async with Simulator(plugins=[Scores], storage=storage_url, raise_errors=False) as sim:
+        alice = sim.user("alice")
+        await sim.send(alice, "/ratio 0.5")
+        await sim.send(alice, "/ratio nan")
+        (error,) = sim.errors
+        assert isinstance(error, StoredValueError)
+        assert "plugin scores" in str(error) and "'ratios'" in str(error)
+        assert "NaN and infinity are not JSON" in str(error)
+        async with sim.app.storage.user("sim", "alice", Scores.Kept) as kept:
+            assert kept.ratios == [0.5]  # the earlier write kept, the bad one not written
+
+
 async def test_an_int_too_large_to_store_names_the_plugin_and_field(storage_url: str) -> None:
     async with Simulator(plugins=[Stored], storage=storage_url, raise_errors=False) as sim:
         await send_value(sim, "/assign n", 2**64)
@@ -303,8 +331,16 @@ async def test_a_stored_value_that_no_longer_fits_names_plugin_and_field(
 
 @pytest.mark.parametrize(
     "value",
-    [{1, 2}, object(), b"bytes", {1: "a key that is not a str"}, [1, {"deep": 2j}]],
-    ids=["set", "object", "bytes", "int-key", "nested-complex"],
+    [
+        {1, 2},
+        object(),
+        b"bytes",
+        {1: "a key that is not a str"},
+        [1, {"deep": 2j}],
+        float("nan"),
+        {"scores": [1.0, float("inf")]},
+    ],
+    ids=["set", "object", "bytes", "int-key", "nested-complex", "nan", "nested-inf"],
 )
 async def test_a_kv_value_that_is_not_json_is_refused_naming_plugin_and_key(
     storage_url: str, value: Any

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+import orjson
 from loguru import logger
 from pydantic import ValidationError
 
@@ -584,14 +586,11 @@ class KeyValue:
         bucket = self._bucket
         if not isinstance(key, str):
             raise StoredValueError(f"plugin {bucket.plugin}: a key is a str, not {key!r}")
-        import orjson
-
-        try:
-            orjson.dumps(value)
-        except TypeError as exc:
+        why = _unstorable(value)
+        if why is not None:
             raise StoredValueError(
-                f"plugin {bucket.plugin}: the value for key {key!r} cannot be stored as JSON ({exc})"
-            ) from None
+                f"plugin {bucket.plugin}: the value for key {key!r} cannot be stored as JSON ({why})"
+            )
         await self._storage._run(lambda b: b.write(bucket, {key: value}, {}))
 
     async def delete(self, key: str) -> bool:
@@ -610,19 +609,40 @@ class KeyValue:
         return await self._storage._run(lambda b: b.names(bucket))
 
 
-def _check_storable(bucket: Bucket, values: dict[str, Any]) -> None:
-    # A value can pass its field's type and still not be JSON (an int past 64 bits): refused
-    # here, naming the field, before any backend has written part of the record.
-    import orjson
+def _unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be stored as JSON, or None if it can."""
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError as exc:
+        return str(exc)
+    # orjson writes NaN and infinities as null: the value would come back changed. Only a
+    # dump that holds a null can hide one, so the walk is skipped for nearly every value.
+    if b"null" in encoded and not _finite(value):
+        return "NaN and infinity are not JSON"
+    return None
 
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
+
+
+def _check_storable(bucket: Bucket, values: dict[str, Any]) -> None:
+    # A value can pass its field's type and still not be JSON (an int past 64 bits, a NaN
+    # appended in place): refused here, naming the field, before any backend has written part
+    # of the record.
     for name, value in values.items():
-        try:
-            orjson.dumps(value)
-        except TypeError as exc:
+        why = _unstorable(value)
+        if why is not None:
             raise StoredValueError(
                 f"plugin {bucket.plugin}: the {bucket.scope} field {name!r} of {bucket.owner} "
-                f"cannot be stored ({exc}); nothing of this record was written"
-            ) from None
+                f"cannot be stored ({why}); nothing of this record was written"
+            )
 
 
 def _fields_of(exc: ValidationError) -> str:
