@@ -234,7 +234,7 @@ def _describe(exc: ValidationError) -> str:
         given = err.get("input")
         named = tuple(str(part) for part in err["loc"] if isinstance(part, str))
         if named == ("storage",) and isinstance(given, str):
-            from .storage.store import redact_url  # an address may carry a Redis password
+            from .storage.address import redact_url  # an address may carry a Redis password
 
             shown = repr(redact_url(given))
         elif named in hidden_paths:

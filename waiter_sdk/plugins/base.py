@@ -27,7 +27,7 @@ from ..exceptions import PluginError
 if TYPE_CHECKING:
     from ..app import App
     from ..storage.fields import Fields
-    from ..storage.store import KeyValue
+    from ..storage.kv import KeyValue
 
 __all__ = [
     "HandlerInfo",

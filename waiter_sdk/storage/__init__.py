@@ -22,9 +22,11 @@ Importing ``waiter_sdk`` does not import this package, and this package imports 
 driver: the backend ``WAITER_STORAGE`` names is imported when the app opens its storage.
 """
 
-from .backend import Backend, Bucket, Scope
+from .address import open_backend, redact_url
+from .backend import Backend, Bucket, Scope, channel_owner, user_owner
 from .fields import Counter, Fields, FieldsSpec
-from .store import KeyValue, Storage, WriteBack, channel_owner, open_backend, user_owner
+from .kv import KeyValue
+from .store import Storage, WriteBack
 
 __all__ = [
     "Backend",
@@ -38,5 +40,6 @@ __all__ = [
     "WriteBack",
     "channel_owner",
     "open_backend",
+    "redact_url",
     "user_owner",
 ]

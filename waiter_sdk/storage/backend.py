@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Backend", "Bucket", "Scope"]
+__all__ = ["Backend", "Bucket", "Scope", "channel_owner", "user_owner"]
 
 Scope = Literal["user", "channel", "kv"]
 
@@ -36,6 +36,26 @@ class Bucket:
     scope: Scope
     plugin: str
     owner: str
+
+
+def _quote(part: str) -> str:
+    # Owners are "<platform>:<id>"; a ":" in a platform name must not make two owners alike.
+    return part.replace("%", "%25").replace(":", "%3A")
+
+
+def user_owner(platform: str, user_id: str) -> str:
+    """The owner string of a user's record: ``"<platform>:<user id>"``."""
+    return f"{_quote(platform)}:{user_id}"
+
+
+def channel_owner(platform: str, group_id: str | None, user_id: str | None = None) -> str:
+    """The owner of a channel's record: ``"<platform>:g<group id>"``, or ``"<platform>:p<user
+    id>"`` for a private chat (the same ``g`` / ``p`` marks as session keys)."""
+    if group_id is not None:
+        return f"{_quote(platform)}:g{group_id}"
+    if user_id is None:
+        raise ValueError("a channel is a group or a private chat with a user")
+    return f"{_quote(platform)}:p{user_id}"
 
 
 class Backend(ABC):

@@ -36,8 +36,8 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from ..exceptions import StorageError, StoredValueError
+from .address import redact_url
 from .backend import Backend, Bucket, Scope
-from .store import redact_url
 
 __all__ = ["RedisBackend"]
 

@@ -23,105 +23,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
-import orjson
 from loguru import logger
 from pydantic import ValidationError
 
 from ..exceptions import SchemaError, StorageError, StoredValueError
 from ..session._context import current_scope, current_session
-from .backend import Backend, Bucket, Scope
+from .address import open_backend, redact_url
+from .backend import Backend, Bucket, Scope, channel_owner, user_owner
 from .fields import Fields, FieldsSpec
+from .kv import KeyValue
+from .schema import reconcile
+from .values import unstorable
 
 if TYPE_CHECKING:
     from ..events import MessageEvent
 
-__all__ = [
-    "KeyValue",
-    "Storage",
-    "WriteBack",
-    "channel_owner",
-    "open_backend",
-    "redact_url",
-    "user_owner",
-]
+__all__ = ["Storage", "WriteBack"]
 
 M = TypeVar("M", bound=Fields)
 T = TypeVar("T")
-
-
-def _quote(part: str) -> str:
-    # Owners are "<platform>:<id>"; a ":" in a platform name must not make two owners alike.
-    return part.replace("%", "%25").replace(":", "%3A")
-
-
-def user_owner(platform: str, user_id: str) -> str:
-    """The owner string of a user's record: ``"<platform>:<user id>"``."""
-    return f"{_quote(platform)}:{user_id}"
-
-
-def channel_owner(platform: str, group_id: str | None, user_id: str | None = None) -> str:
-    """The owner of a channel's record: ``"<platform>:g<group id>"``, or ``"<platform>:p<user
-    id>"`` for a private chat (the same ``g`` / ``p`` marks as session keys)."""
-    if group_id is not None:
-        return f"{_quote(platform)}:g{group_id}"
-    if user_id is None:
-        raise ValueError("a channel is a group or a private chat with a user")
-    return f"{_quote(platform)}:p{user_id}"
-
-
-def open_backend(url: str, data_dir: Path, timeout: float) -> Backend:
-    """The backend ``WAITER_STORAGE=url`` names (imported only now)."""
-    scheme = url.partition(":")[0].lower()
-    if scheme == "memory":
-        from .memory import MemoryBackend
-
-        return MemoryBackend()
-    if scheme == "sqlite":
-        rest = url[len("sqlite") :]
-        if rest in ("", ":", "://"):
-            path = data_dir / "waiter.db"
-        elif rest.startswith(":///"):
-            path = Path(rest[4:])  # "sqlite:///rel.db" -> rel.db; "sqlite:////abs.db" -> /abs.db
-        else:
-            raise StorageError(
-                f"WAITER_STORAGE={url!r}: an SQLite address is 'sqlite' (the data directory's "
-                "waiter.db), 'sqlite:///relative/path.db' or 'sqlite:////absolute/path.db'"
-            )
-        from .sqlite import SqliteBackend
-
-        return SqliteBackend(path, timeout)
-    if scheme in ("redis", "rediss", "unix"):
-        try:
-            from .redis import RedisBackend
-        except ImportError as exc:
-            raise StorageError(
-                f"WAITER_STORAGE={redact_url(url)} needs redis-py: pip install 'waiter-sdk[redis]'"
-            ) from exc
-        return RedisBackend(url, timeout)
-    raise StorageError(
-        f"WAITER_STORAGE={redact_url(url)!r}: unknown storage; use 'sqlite', "
-        "'sqlite:///path.db', 'redis://host:6379/0' or 'memory'"
-    )
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, for logs and errors."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable address>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return parts._replace(netloc=user + netloc).geturl()
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +251,12 @@ class Storage:
                 self._refused.pop((name, scope), None)
                 await self._check(backend, name, scope, model)
 
+    async def _check(
+        self, backend: Backend, plugin: str, scope: Scope, model: type[Fields]
+    ) -> None:
+        await reconcile(backend, plugin, scope, self._declared[model].spec)
+        self._checked.add((plugin, scope))
+
     async def _check_pending(self, backend: Backend) -> None:
         if len(self._checked) == len(self._by_plugin):
             return
@@ -339,42 +270,6 @@ class Storage:
                     logger.error("{}", exc)
                     self._refused[(plugin, scope)] = str(exc)
                     self._checked.add((plugin, scope))
-
-    async def _check(
-        self, backend: Backend, plugin: str, scope: Scope, model: type[Fields]
-    ) -> None:
-        spec = self._declared[model].spec
-        stored = await backend.schema(scope, plugin)
-        gone = sorted(set(stored) - set(spec.names))
-        if gone:
-            added = [name for name in spec.names if name not in stored]
-            lines = []
-            for name in gone:
-                guess = next((a for a in added if spec.types[a] == stored[name]), None)
-                hint = f" Was it renamed to {guess!r}?" if guess else ""
-                lines.append(
-                    f"plugin {plugin}: the {scope} field {name!r} ({stored[name]}) is in the "
-                    f"database but {model.__qualname__} no longer declares it.{hint} Declare it "
-                    f"again; or keep its data under a new name: "
-                    f"waiter-sdk storage rename {plugin} {scope} {name} {guess or '<new name>'}; "
-                    f"or delete its data: waiter-sdk storage drop {plugin} {scope} {name}"
-                )
-            raise SchemaError("\n".join(lines))
-        changed = {n: t for n, t in spec.types.items() if stored.get(n) != t}
-        if changed:
-            for name in changed:
-                if name in stored:
-                    logger.warning(
-                        "plugin {}: {} field {!r} changed type from {} to {}; stored values "
-                        "that do not fit the new type fail when they are loaded",
-                        plugin,
-                        scope,
-                        name,
-                        stored[name],
-                        changed[name],
-                    )
-            await backend.add_fields(scope, plugin, changed)
-        self._checked.add((plugin, scope))
 
     # --- observed records ---------------------------------------------------------------------
 
@@ -560,84 +455,12 @@ class Storage:
         return held
 
 
-class KeyValue:
-    """One plugin's key-value data (AstrBot's ``put_kv_data`` / ``get_kv_data``): JSON values
-    under string keys, on the app's storage.
-
-    Usage::
-
-        await self.kv.put("greeting", {"text": "hi", "enabled": True})
-        await self.kv.get("greeting")           # {"text": "hi", "enabled": True}
-        await self.kv.increment("visits")       # 1, atomically
-    """
-
-    __slots__ = ("_bucket", "_storage")
-
-    def __init__(self, storage: Storage, plugin: str) -> None:
-        self._storage = storage
-        self._bucket = Bucket("kv", plugin, "")
-
-    async def get(self, key: str, default: Any = None) -> Any:
-        bucket = self._bucket
-        found = await self._storage._run(lambda b: b.load(bucket, (key,)))
-        return found.get(key, default)
-
-    async def put(self, key: str, value: Any) -> None:
-        bucket = self._bucket
-        if not isinstance(key, str):
-            raise StoredValueError(f"plugin {bucket.plugin}: a key is a str, not {key!r}")
-        why = _unstorable(value)
-        if why is not None:
-            raise StoredValueError(
-                f"plugin {bucket.plugin}: the value for key {key!r} cannot be stored as JSON ({why})"
-            )
-        await self._storage._run(lambda b: b.write(bucket, {key: value}, {}))
-
-    async def delete(self, key: str) -> bool:
-        bucket = self._bucket
-        return bool(await self._storage._run(lambda b: b.delete(bucket, (key,))))
-
-    async def increment(self, key: str, by: int = 1) -> int:
-        if type(by) is not int:
-            raise StoredValueError(f"plugin {self._bucket.plugin}: increment {key!r} by an int")
-        bucket = self._bucket
-        counted = await self._storage._run(lambda b: b.write(bucket, {}, {key: (by, 0)}))
-        return counted[key]
-
-    async def keys(self) -> list[str]:
-        bucket = self._bucket
-        return await self._storage._run(lambda b: b.names(bucket))
-
-
-def _unstorable(value: Any) -> str | None:
-    """Why ``value`` cannot be stored as JSON, or None if it can."""
-    try:
-        encoded = orjson.dumps(value)
-    except TypeError as exc:
-        return str(exc)
-    # orjson writes NaN and infinities as null: the value would come back changed. Only a
-    # dump that holds a null can hide one, so the walk is skipped for nearly every value.
-    if b"null" in encoded and not _finite(value):
-        return "NaN and infinity are not JSON"
-    return None
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return all(_finite(v) for v in value)
-    return True
-
-
 def _check_storable(bucket: Bucket, values: dict[str, Any]) -> None:
     # A value can pass its field's type and still not be JSON (an int past 64 bits, a NaN
     # appended in place): refused here, naming the field, before any backend has written part
     # of the record.
     for name, value in values.items():
-        why = _unstorable(value)
+        why = unstorable(value)
         if why is not None:
             raise StoredValueError(
                 f"plugin {bucket.plugin}: the {bucket.scope} field {name!r} of {bucket.owner} "
