@@ -225,6 +225,8 @@ async def test_claim_many_claims_all_or_none(w1, w2, raw):
 
     won = await w2.claim_many(["a", "b", "a"])  # a key listed twice is one key
     assert won.claimed and won.keys == ("a", "b") and won.previous == (None, None)
+    with pytest.raises(ValueError, match="succeeded"):
+        won.busy_error()
     assert await raw.mget([own("a"), own("b")]) == ["w2", "w2"]
 
 

@@ -173,13 +173,19 @@ class Claims:
         return {o for o in self.previous if o is not None and o != self.worker_id}
 
     def busy_error(self) -> SessionBusyError:
-        """The ``SessionBusyError`` for the first key that was held."""
-        key, owner = next(iter(self.held().items()), (self.keys[0] if self.keys else "", None))
+        """The ``SessionBusyError`` a failed claim raises in the opener, naming the first key
+        that was held and its owner."""
+        held = self.held()
+        if self.claimed or not held:
+            raise ValueError("busy_error() of a claim that succeeded")
+        key, owner = next(iter(held.items()))
         return _busy(key, owner, self.worker_id)
 
 
 class Ownership:
     """This worker's session keys in Redis: claim, refresh, release, and who owns what.
+
+    Needs Redis 7.0 or later (``SET ... NX GET``; Debian 12's redis-server is 7.0).
 
     ``client`` is a redis-py asyncio client over a plain ``ConnectionPool``; give it no retry
     (``Retry(NoBackoff(), 0)``, as storage does): a claim whose answer timed out may have been
