@@ -1,4 +1,4 @@
-"""Shared fixtures: captured logs."""
+"""Shared fixtures: captured logs, and a real redis-server (``tests/redis_kit.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from loguru import logger
+
+from tests.redis_kit import RedisServer, redis_server_for
 
 
 @pytest.fixture
@@ -19,3 +21,10 @@ def logs() -> Iterator[list[str]]:
     finally:
         logger.remove(sink)
         logger.disable("waiter_sdk")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server per run on a loopback port (skipped without it, failed under CI=true);
+    ``redis_server.url()`` is a database of its own for each caller."""
+    yield from redis_server_for(tmp_path_factory)

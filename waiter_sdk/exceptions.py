@@ -10,6 +10,7 @@ WaiterError
 │   ├── SessionBusyError               the session key is already held by another session
 │   └── SessionClosedError             the session was ended from outside (replaced, closed, shutdown)
 │       └── QueueCancelledError        cancel_queued() dropped a message before it was sent
+├── OwnershipError                     the Redis that records which worker owns a session failed
 ├── AdapterError
 │   ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
 │   ├── ActionFailedError              the platform answered an action with a failure
@@ -46,6 +47,7 @@ __all__ = [
     "ConfigError",
     "EventError",
     "HandlerFinished",
+    "OwnershipError",
     "PluginError",
     "QueueCancelledError",
     "SchemaError",
@@ -110,6 +112,16 @@ class QueueCancelledError(SessionClosedError):
     """``cancel_queued()`` dropped this message before it was sent.
 
     A subclass of ``SessionClosedError``, so a handler that does not catch it ends quietly.
+    """
+
+
+class OwnershipError(WaiterError):
+    """The Redis that records which worker process owns each session key could not be reached,
+    or refused a claim, refresh, release or look-up (several workers, ``waiter_sdk.cluster``).
+
+    Apart from ``StorageError``: a plugin that catches ``StorageError`` to carry on without its
+    stored data must not also swallow a session that could not open, and the message names the
+    ownership Redis, not ``WAITER_STORAGE``.
     """
 
 
