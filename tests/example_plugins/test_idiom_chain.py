@@ -276,14 +276,18 @@ async def test_a_dead_end_starts_a_fresh_chain() -> None:
         )
 
 
+TINY = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
+
+
+class TinyIdiomChain(IdiomChain):
+    """The game with a book of two idioms, so that it runs out after one move."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = TINY
+
+
 async def test_the_game_ends_when_the_list_runs_out() -> None:
-    tiny = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
-
-    class TinyIdiomChain(IdiomChain):
-        def __init__(self) -> None:
-            super().__init__()
-            self.book = tiny
-
     async with Simulator(plugins=[TinyIdiomChain]) as sim:
         alice = sim.user("a", "Alice")
         await sim.send(alice, START, group="g1")
@@ -442,13 +446,6 @@ async def test_the_bot_ranks_for_its_hints_and_ties_share_a_place_in_name_order(
 
 
 async def test_a_game_closed_from_outside_or_out_of_idioms_is_ranked_too() -> None:
-    tiny = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
-
-    class TinyIdiomChain(IdiomChain):
-        def __init__(self) -> None:
-            super().__init__()
-            self.book = tiny
-
     async with Simulator(plugins=[TinyIdiomChain]) as sim:
         alice = sim.user("a", "Alice")
         await sim.send(alice, START, group="g1")
