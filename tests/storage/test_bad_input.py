@@ -17,7 +17,7 @@ from tests.kit import texts
 from waiter_sdk import MessageEvent, Plugin, command
 from waiter_sdk.config import Settings
 from waiter_sdk.exceptions import StorageError, StoredValueError
-from waiter_sdk.storage import Counter, Fields
+from waiter_sdk.storage import Bucket, Counter, Fields
 from waiter_sdk.testing import Simulator
 
 
@@ -370,3 +370,23 @@ async def test_kv_refuses_a_key_that_is_not_a_str_and_increments_of_non_integers
             await kv.increment("n", 1.0)
         assert await kv.get("word") == "seven" and await kv.get("float") == 1.5
         assert await kv.keys() == ["float", "word"]
+
+
+async def test_a_failure_in_the_sqlite_thread_reaches_every_caller(tmp_path: Path) -> None:
+    # Whatever goes wrong in the worker thread, no caller is left waiting for an outcome.
+    from waiter_sdk.storage.sqlite import SqliteBackend
+
+    backend = SqliteBackend(tmp_path / "x.db", timeout=0.1)
+    await backend.open()
+    try:
+
+        def broken(self: SqliteBackend, *args: object, **kwargs: object) -> list[object]:
+            raise RuntimeError("a bug in the batch runner")
+
+        backend._run_batch = broken.__get__(backend)  # type: ignore[method-assign]
+        backend._in_thread = 1  # as if a locked batch were still with the worker
+        with pytest.raises(StorageError, match="the database thread failed"):
+            await backend.load(Bucket("user", "p", "o"))
+    finally:
+        backend._in_thread = 0
+        await backend.close()

@@ -170,8 +170,11 @@ class SqliteBackend(Backend):
                 break
             try:
                 outcomes = self._run_batch(conn, batch, inline=False)
-            except _Busy:  # not raised when inline is False; kept for the type checker
-                outcomes = []
+            except Exception as exc:
+                # Not expected (the batch catches what SQLite raises), but a job left without
+                # an outcome would leave its caller waiting for ever: each is told instead.
+                failed = StorageError(f"{self.describe}: the database thread failed: {exc!r}")
+                outcomes = [(job.future, None, failed) for job in batch]
             # A closed loop has nobody waiting any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._thread_done, outcomes)
