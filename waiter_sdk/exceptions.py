@@ -11,6 +11,7 @@ WaiterError
 │   └── SessionClosedError             the session was ended from outside (replaced, closed, shutdown)
 │       └── QueueCancelledError        cancel_queued() dropped a message before it was sent
 ├── OwnershipError                     the Redis that records which worker owns a session failed
+├── DeliveryError                      the Redis streams that carry events to workers failed
 ├── AdapterError
 │   ├── AdapterConnectionError(ConnectionError)  the platform connection is down or went down
 │   ├── ActionFailedError              the platform answered an action with a failure
@@ -45,6 +46,7 @@ __all__ = [
     "AdapterConnectionError",
     "AdapterError",
     "ConfigError",
+    "DeliveryError",
     "EventError",
     "HandlerFinished",
     "OwnershipError",
@@ -122,6 +124,16 @@ class OwnershipError(WaiterError):
     Apart from ``StorageError``: a plugin that catches ``StorageError`` to carry on without its
     stored data must not also swallow a session that could not open, and the message names the
     ownership Redis, not ``WAITER_STORAGE``.
+    """
+
+
+class DeliveryError(WaiterError):
+    """The Redis streams that carry events from the ingress to the workers could not be reached,
+    or refused a send, read, acknowledgement or claim (several workers, ``waiter_sdk.cluster``).
+
+    Apart from ``OwnershipError``: an event that could not be sent or read is retried by the
+    loop that moves events (it stays in the stream, or the platform sends it again), while a
+    session that could not be claimed fails its opener; one ``except`` must not cover both.
     """
 
 

@@ -43,6 +43,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from ..exceptions import OwnershipError, SessionBusyError
+from ._redis import describe_client, explain, secrets_of
 
 __all__ = ["Claim", "Claims", "Ownership"]
 
@@ -240,46 +241,10 @@ class Ownership:
                 ("release", _RELEASE),
             )
         }
-        kwargs = client.connection_pool.connection_kwargs
-        if describe is None:
-            if kwargs.get("path"):
-                describe = f"Redis at unix:{kwargs['path']} db {kwargs.get('db', 0)}"
-            else:
-                host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
-                describe = f"Redis at {host}:{port}/{kwargs.get('db', 0)}"
-        self._describe = describe
-        # Kept only to scrub it from a driver message that might echo it; a password of a few
-        # letters is left alone, as replacing it would garble the message's own words.
-        password = kwargs.get("password")
-        self._secrets = {password} if isinstance(password, str) and len(password) >= 4 else set()
+        self._describe = describe if describe is not None else describe_client(client)
+        self._secrets = secrets_of(client)
 
     # --- errors -------------------------------------------------------------------------------
-
-    def _explain(self, exc: BaseException, doing: str) -> OwnershipError:
-        text = str(exc)
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        if isinstance(
-            exc,
-            redis_errors.AuthenticationError
-            | redis_errors.AuthenticationWrongNumberOfArgsError
-            | redis_errors.AuthorizationError
-            | redis_errors.NoPermissionError,
-        ):
-            hint = f"authentication failed or was refused ({text}); check the user and password"
-        elif isinstance(exc, redis_errors.TimeoutError | TimeoutError):
-            # Before OSError: the built-in TimeoutError is one.
-            hint = f"the server did not answer in time ({text})"
-        elif isinstance(exc, redis_errors.ConnectionError | OSError):
-            hint = (
-                f"the server is unreachable or dropped the connection ({text}); start it or "
-                "correct the address (the next call connects again)"
-            )
-        elif isinstance(exc, redis_errors.ReadOnlyError):
-            hint = "the server is a read-only replica; point the address at the primary"
-        else:
-            hint = f"the server refused it: {text}"
-        return OwnershipError(f"{self._describe}: could not {doing}: {hint}")
 
     @contextlib.asynccontextmanager
     async def _guard(self, doing: str) -> AsyncIterator[Redis]:
@@ -287,7 +252,7 @@ class Ownership:
         try:
             yield self._client
         except (redis_errors.RedisError, OSError) as exc:
-            raise self._explain(exc, doing) from exc
+            raise OwnershipError(explain(exc, self._describe, self._secrets, doing)) from exc
         finally:
             self._slots.release()
 

@@ -1,0 +1,60 @@
+"""What the cluster's Redis clients share: naming the server and explaining its failures.
+
+Ownership and delivery each raise their own error class (a caller tells a session that could
+not open apart from an event that could not be read or sent), but both must name the server the
+same way and never echo its password.
+"""
+
+from __future__ import annotations
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+__all__ = ["describe_client", "explain", "secrets_of"]
+
+
+def describe_client(client: Redis) -> str:
+    """The server as error messages name it: its socket or host and port, and the database."""
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"Redis at unix:{kwargs['path']} db {kwargs.get('db', 0)}"
+    host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+    return f"Redis at {host}:{port}/{kwargs.get('db', 0)}"
+
+
+def secrets_of(client: Redis) -> set[str]:
+    """The password, kept only to scrub it from a driver message that might echo it.
+
+    A password of a few letters is left alone, as replacing it would garble the message's own
+    words.
+    """
+    password = client.connection_pool.connection_kwargs.get("password")
+    return {password} if isinstance(password, str) and len(password) >= 4 else set()
+
+
+def explain(exc: BaseException, describe: str, secrets: set[str], doing: str) -> str:
+    """One sentence: which server, what we were doing, what went wrong and what to do."""
+    text = str(exc)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    if isinstance(
+        exc,
+        redis_errors.AuthenticationError
+        | redis_errors.AuthenticationWrongNumberOfArgsError
+        | redis_errors.AuthorizationError
+        | redis_errors.NoPermissionError,
+    ):
+        hint = f"authentication failed or was refused ({text}); check the user and password"
+    elif isinstance(exc, redis_errors.TimeoutError | TimeoutError):
+        # Before OSError: the built-in TimeoutError is one.
+        hint = f"the server did not answer in time ({text})"
+    elif isinstance(exc, redis_errors.ConnectionError | OSError):
+        hint = (
+            f"the server is unreachable or dropped the connection ({text}); start it or "
+            "correct the address (the next call connects again)"
+        )
+    elif isinstance(exc, redis_errors.ReadOnlyError):
+        hint = "the server is a read-only replica; point the address at the primary"
+    else:
+        hint = f"the server refused it: {text}"
+    return f"{describe}: could not {doing}: {hint}"
