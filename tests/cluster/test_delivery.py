@@ -14,18 +14,17 @@ import asyncio
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.redis_kit import RedisServer, free_port
+from tests.cluster.conftest import make_client
+from tests.redis_kit import free_port
 from waiter_sdk.exceptions import DeliveryError
 
 try:
-    from redis.asyncio import ConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
+    from redis.asyncio import Redis
 
     from waiter_sdk.cluster import (
         Delivery,
@@ -42,46 +41,6 @@ except ImportError:  # _needs_redis skips every test, or fails it under CI=true,
 
 STREAM = "waiter:in:any:0"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _needs_redis(redis_server: RedisServer) -> None:
-    """redis-server and redis-py, or the kit's skip (a failure under CI=true)."""
-
-
-def _client(url: str, timeout: float = 5.0, **options: object) -> Redis:
-    # As a worker would build it: a plain pool, no silent retry, bytes back.
-    pool = ConnectionPool.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        **options,
-    )
-    return Redis.from_pool(pool)
-
-
-@pytest.fixture
-async def clients(redis_server: RedisServer) -> AsyncIterator[Callable[..., Redis]]:
-    """Makes clients on this test's database, and closes them all afterwards."""
-    url = redis_server.url()
-    made: list[Redis] = []
-
-    def make(**options: object) -> Redis:
-        made.append(_client(url, **options))
-        return made[-1]
-
-    try:
-        yield make
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-@pytest.fixture
-def raw(clients: Callable[..., Redis]) -> Redis:
-    """A plain client on the same database, to see what the workers left in Redis."""
-    return clients(decode_responses=True)
 
 
 @pytest.fixture
@@ -319,7 +278,7 @@ async def test_5000_messages_through_three_consumers_one_killed_each_handled_onc
 
 
 async def test_an_unreachable_server_gives_a_clear_error_without_the_password():
-    client = _client(f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0", timeout=2.0)
+    client = make_client(f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0", timeout=2.0)
     out, inbox, ledger = Outbox(client), Inbox(client, "w1", [STREAM]), Ledger(client, ttl=30)
     delivery = Delivery(STREAM, "1-0", b"", 1)
     try:

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
-from tests.redis_kit import RedisServer, free_port
+from tests.cluster.conftest import make_client
+from tests.redis_kit import free_port
 from waiter_sdk.exceptions import OwnershipError, SessionBusyError
 from waiter_sdk.session.keys import encode_key
 
 try:
-    from redis.asyncio import ConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
+    from redis.asyncio import Redis
 
     from waiter_sdk.cluster import Claim, Ownership
 except ImportError:  # _needs_redis skips every test, or fails it under CI=true, saying why
@@ -30,46 +29,6 @@ except ImportError:  # _needs_redis skips every test, or fails it under CI=true,
 
 KEY = encode_key("sender", "onebot11", "10001", "g42", "7")
 TTL = 30.0
-
-
-@pytest.fixture(autouse=True)
-def _needs_redis(redis_server: RedisServer) -> None:
-    """redis-server and redis-py, or the kit's skip (a failure under CI=true)."""
-
-
-def _client(url: str, timeout: float = 5.0, **options: object) -> Redis:
-    # As a worker would build it: a plain pool and no silent retry (see Ownership's docstring).
-    pool = ConnectionPool.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        **options,
-    )
-    return Redis.from_pool(pool)
-
-
-@pytest.fixture
-async def clients(redis_server: RedisServer) -> AsyncIterator[Callable[..., Redis]]:
-    """Makes clients on this test's database, and closes them all afterwards."""
-    url = redis_server.url()
-    made: list[Redis] = []
-
-    def make(**options: object) -> Redis:
-        made.append(_client(url, **options))
-        return made[-1]
-
-    try:
-        yield make
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-@pytest.fixture
-def raw(clients: Callable[..., Redis]) -> Redis:
-    """A plain client on the same database, to see what the workers left in Redis."""
-    return clients(decode_responses=True)
 
 
 @pytest.fixture
@@ -307,7 +266,7 @@ async def test_a_claim_expires_by_redis_own_clock(clients, w2, raw):
 
 
 async def test_an_unreachable_server_gives_a_clear_error_without_the_password():
-    client = _client(f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0", timeout=2.0)
+    client = make_client(f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0", timeout=2.0)
     mine = Ownership(client, "w1", TTL)
     try:
         for call in (
@@ -327,7 +286,7 @@ async def test_an_unreachable_server_gives_a_clear_error_without_the_password():
 
 
 async def test_errors_name_the_redis_as_the_caller_describes_it():
-    client = _client(f"redis://127.0.0.1:{free_port()}/0", timeout=2.0)
+    client = make_client(f"redis://127.0.0.1:{free_port()}/0", timeout=2.0)
     mine = Ownership(client, "w1", TTL, describe="WAITER_REDIS=redis://:***@127.0.0.1/0")
     try:
         with pytest.raises(OwnershipError, match=r"^WAITER_REDIS=redis://:\*\*\*@.*claim"):
@@ -340,7 +299,7 @@ async def test_a_wrong_password_is_reported_as_such(redis_server, raw):
     await raw.execute_command(
         "ACL", "SETUSER", "waiter-own-test", "on", ">right-password", "~*", "+@all"
     )
-    client = _client(f"redis://waiter-own-test:wr0ng-password@127.0.0.1:{redis_server.port}/0")
+    client = make_client(f"redis://waiter-own-test:wr0ng-password@127.0.0.1:{redis_server.port}/0")
     try:
         with pytest.raises(OwnershipError, match="authentication failed") as failure:
             await Ownership(client, "w1", TTL).claim(KEY)

@@ -7,10 +7,45 @@ same way and never echo its password.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-__all__ = ["describe_client", "explain", "secrets_of"]
+__all__ = ["Guard", "describe_client", "explain", "secrets_of"]
+
+
+class Guard:
+    """Every call of one cluster part: a bounded number at once, and a Redis failure turned
+    into ``error`` naming the server (never its password).
+
+    Usage: ``async with self._guard("claim session key k") as client: ...``
+    """
+
+    __slots__ = ("client", "describe", "error", "secrets", "slots")
+
+    def __init__(
+        self, client: Redis, describe: str | None, max_calls: int, error: type[Exception]
+    ) -> None:
+        self.client = client
+        # Ours, not a BlockingConnectionPool: with thousands of callers waiting, its shared
+        # condition lock made every call several times slower (see storage/redis.py).
+        self.slots = asyncio.Semaphore(max_calls)
+        self.describe = describe if describe is not None else describe_client(client)
+        self.secrets = secrets_of(client)
+        self.error = error
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, doing: str) -> AsyncIterator[Redis]:
+        await self.slots.acquire()
+        try:
+            yield self.client
+        except (redis_errors.RedisError, OSError) as exc:
+            raise self.error(explain(exc, self.describe, self.secrets, doing)) from exc
+        finally:
+            self.slots.release()
 
 
 def describe_client(client: Redis) -> str:

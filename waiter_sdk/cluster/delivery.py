@@ -53,10 +53,8 @@ Acknowledged entries stay in the stream until someone trims it (``XTRIM``); that
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import zlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -66,7 +64,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from ..exceptions import DeliveryError
-from ._redis import describe_client, explain, secrets_of
+from ._redis import Guard
 
 __all__ = [
     "GROUP",
@@ -184,7 +182,7 @@ def _is(exc: BaseException, code: str) -> bool:
 class _RedisUser:
     """One client, a bound on concurrent calls, and errors that name the server."""
 
-    __slots__ = ("_client", "_describe", "_secrets", "_slots")
+    __slots__ = ("_client", "_guard")
 
     def __init__(self, client: Redis, describe: str | None, max_calls: int) -> None:
         if client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -192,19 +190,7 @@ class _RedisUser:
             # anything that is not UTF-8 and hand back str where bytes were sent.
             raise ValueError("the client must not decode responses (decode_responses=False)")
         self._client = client
-        self._slots = asyncio.Semaphore(max_calls)
-        self._describe = describe if describe is not None else describe_client(client)
-        self._secrets = secrets_of(client)
-
-    @contextlib.asynccontextmanager
-    async def _guard(self, doing: str) -> AsyncIterator[Redis]:
-        await self._slots.acquire()
-        try:
-            yield self._client
-        except (redis_errors.RedisError, OSError) as exc:
-            raise DeliveryError(explain(exc, self._describe, self._secrets, doing)) from exc
-        finally:
-            self._slots.release()
+        self._guard = Guard(client, describe, max_calls, DeliveryError)
 
 
 # --- ingress ----------------------------------------------------------------------------------

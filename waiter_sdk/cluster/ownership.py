@@ -32,18 +32,15 @@ One Redis (with replicas) is what issue 14 targets, so the keys carry no hash ta
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from ..exceptions import OwnershipError, SessionBusyError
-from ._redis import describe_client, explain, secrets_of
+from ._redis import Guard
 
 __all__ = ["Claim", "Claims", "Ownership"]
 
@@ -200,11 +197,8 @@ class Ownership:
     """
 
     __slots__ = (
-        "_client",
-        "_describe",
+        "_guard",
         "_scripts",
-        "_secrets",
-        "_slots",
         "prefix",
         "ttl",
         "ttl_ms",
@@ -230,8 +224,7 @@ class Ownership:
         # PX takes whole milliseconds; at least one, as PX 0 is an error in Redis.
         self.ttl_ms = max(1, round(ttl * 1000))
         self.prefix = prefix
-        self._client = client
-        self._slots = asyncio.Semaphore(max_calls)
+        self._guard = Guard(client, describe, max_calls, OwnershipError)
         self._scripts: dict[str, AsyncScript] = {
             name: client.register_script(source)
             for name, source in (
@@ -241,20 +234,6 @@ class Ownership:
                 ("release", _RELEASE),
             )
         }
-        self._describe = describe if describe is not None else describe_client(client)
-        self._secrets = secrets_of(client)
-
-    # --- errors -------------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _guard(self, doing: str) -> AsyncIterator[Redis]:
-        await self._slots.acquire()
-        try:
-            yield self._client
-        except (redis_errors.RedisError, OSError) as exc:
-            raise OwnershipError(explain(exc, self._describe, self._secrets, doing)) from exc
-        finally:
-            self._slots.release()
 
     def _keys(self, keys: Iterable[str]) -> tuple[list[str], list[str]]:
         # Duplicates dropped, order kept: a key listed twice is one key.
