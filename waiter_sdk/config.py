@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -32,7 +32,14 @@ from pydantic_settings import (
 from ._loops import LoopSetting
 from .exceptions import ConfigError
 
-__all__ = ["Section", "SessionSettings", "Settings", "find_toml", "register_settings"]
+__all__ = [
+    "ClusterSettings",
+    "Section",
+    "SessionSettings",
+    "Settings",
+    "find_toml",
+    "register_settings",
+]
 
 ENV_PREFIX = "WAITER_"
 S = TypeVar("S", bound=BaseModel)
@@ -87,6 +94,77 @@ class SessionSettings(Section):
     )
 
 
+class ClusterSettings(Section):
+    """Several worker processes on one Redis (``waiter-sdk run --workers N``, docs/scaling.md).
+
+    Read by the ingress and by every worker: they must all be given the same values.
+    """
+
+    redis: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="The Redis every process of the cluster shares (redis:// or rediss:// or "
+        "unix://). Needs pip install 'waiter-sdk[redis]' and Redis 7 or later.",
+    )
+    worker_id: str | None = Field(
+        default=None,
+        description="This worker's name in Redis; unset: a fresh one per start (host, pid and "
+        "a random suffix). Two live workers must never share one.",
+    )
+    shards: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="How many streams the events nobody owns are spread over, by chat; the "
+        "live workers share them. The same on every process; changing it reorders chats.",
+    )
+    ownership_ttl: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a session's key in Redis outlives the last heartbeat of its worker.",
+    )
+    heartbeat: float = Field(
+        default=1.0, gt=0, description="Seconds between a worker's heartbeats."
+    )
+    dead_after: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a worker counts as dead: its "
+        "conversations are told and its events go to the others.",
+    )
+    crash_notice: str | None = Field(
+        default="Sorry, this conversation was interrupted (a bot process stopped). "
+        "Please start it again.",
+        description="Sent to each conversation whose session was on a worker that died "
+        "(None or empty: send nothing).",
+    )
+    send_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a worker waits for the ingress to carry out a send.",
+    )
+    ledger_ttl: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds the record that a platform message was handled is kept, so a "
+        "message delivered twice within it is handled once.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_fits(self) -> ClusterSettings:
+        if self.heartbeat >= self.dead_after:
+            raise ValueError(
+                f"cluster.heartbeat ({self.heartbeat} s) must be shorter than "
+                f"cluster.dead_after ({self.dead_after} s), or live workers would count as dead"
+            )
+        if self.dead_after >= self.ownership_ttl:
+            raise ValueError(
+                f"cluster.dead_after ({self.dead_after} s) must be shorter than "
+                f"cluster.ownership_ttl ({self.ownership_ttl} s): a dead worker's sessions are "
+                "cleaned up before their keys could expire on their own"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """All settings; nested sections are reached with ``__`` in variable names."""
 
@@ -110,6 +188,7 @@ class Settings(BaseSettings):
     )
     plugins: list[str] = Field(default_factory=list)
     session: SessionSettings = Field(default_factory=SessionSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     storage: str = Field(
         default="sqlite",
         description="Where plugins' stored fields and key-value data live: 'sqlite' "
