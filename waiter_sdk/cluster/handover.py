@@ -2,7 +2,7 @@
 
 Usage (the ingress calls it; nothing else does)::
 
-    handover = Handover(client, settings.cluster, token="ingress-1", send=send,
+    handover = Handover(client, settings.cluster, holder="ingress-1", send=send,
                         reroute=requeue, routing=lock)
     report = await handover.run("w3")      # w3 is listed in waiter:workers with no heartbeat
 
@@ -90,11 +90,11 @@ class Handover:
     __slots__ = (
         "_client",
         "_guard",
+        "_holder",
         "_ledger",
         "_reroute",
         "_routing",
         "_send",
-        "_token",
         "settings",
     )
 
@@ -103,7 +103,7 @@ class Handover:
         client: Redis,
         settings: ClusterSettings,
         *,
-        token: str,
+        holder: str,
         send: Send,
         reroute: Callable[[list[Event]], None],
         routing: asyncio.Lock,
@@ -111,7 +111,7 @@ class Handover:
     ) -> None:
         self._client = client
         self.settings = settings
-        self._token = token
+        self._holder = holder
         self._send = send
         self._reroute = reroute
         self._routing = routing
@@ -128,13 +128,13 @@ class Handover:
         lock_ms = max(1, round(max(self.settings.ownership_ttl, 10.0) * 1000))
         async with self._guard(f"take over from worker {worker}") as client:
             pipe = client.pipeline(transaction=False)
-            pipe.set(handover_key(worker), self._token, nx=True, px=lock_ms)
+            pipe.set(handover_key(worker), self._holder, nx=True, px=lock_ms)
             pipe.get(handover_key(worker))
             pipe.exists(alive_key(worker))
             pipe.hgetall(notify_key(worker))
             pipe.smembers(routes_of_key(worker))
-            _, holder, alive, notify, routes = await pipe.execute()
-        if _text(holder) != self._token or int(alive):
+            _, held_by, alive, notify, routes = await pipe.execute()
+        if _text(held_by) != self._holder or int(alive):
             return None
 
         targets: dict[str, Target] = {}

@@ -165,7 +165,7 @@ class Ingress(App):
         self._handover = Handover(
             client,
             self.cluster,
-            token=self.name,
+            holder=self.name,
             send=self._send_notice,
             reroute=self._requeue,
             routing=self._routing,
