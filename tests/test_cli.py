@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from waiter_sdk import App
 from waiter_sdk.adapters.console import ConsoleAdapter
 from waiter_sdk.config import Settings
@@ -118,3 +120,75 @@ async def test_console_commands_switch_user_and_conversation() -> None:
     assert "[carol is now in group 42]" in lines
     assert "bot -> group 42: loud" in lines
     assert "bot -> private carol: quiet" in lines
+
+
+# --- the cluster's commands ----------------------------------------------------------------
+
+
+def test_cluster_commands_parse() -> None:
+    from waiter_sdk.cli import build_parser
+
+    parser = build_parser()
+    run = parser.parse_args(["run", "--workers", "3", "--adapter", "onebot11", "--plugins", "a"])
+    assert (run.workers, run.adapter, run.plugins) == (3, ["onebot11"], ["a"])
+    assert parser.parse_args(["run"]).workers == 0
+    ingress = parser.parse_args(["ingress", "--adapter", "onebot11", "--adapter", "console"])
+    assert ingress.adapter == ["onebot11", "console"]
+    assert parser.parse_args(["worker", "--plugins", "a", "b"]).plugins == ["a", "b"]
+
+
+def test_bad_worker_counts_are_refused_by_name() -> None:
+    result = run_cli("run", "--workers", "-1")
+    assert result.returncode == 2 and "--workers must be 0 or more, not -1" in result.stderr
+    result = run_cli("run", "--workers", "many")
+    assert result.returncode == 2 and "--workers takes a whole number" in result.stderr
+
+
+def test_cluster_commands_without_redis_py_say_how_to_install_it() -> None:
+    for args in (["ingress"], ["worker"], ["run", "--workers", "2"]):
+        code = (
+            "import sys; sys.modules['redis'] = None\n"  # as if redis-py were not installed
+            "from waiter_sdk.cli import main\n"
+            f"raise SystemExit(main({args!r}))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert result.returncode == 2, result.stderr
+        assert "pip install 'waiter-sdk[redis]'" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_plain_run_imports_no_redis() -> None:
+    code = (
+        "import sys\n"
+        "import waiter_sdk.cli as cli\n"
+        "cli.build_parser().parse_args(['run'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('redis', 'waiter_sdk.cluster'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout.strip()
+    assert out == "[]"
+
+
+def test_a_worker_gets_the_clusters_redis_for_storage_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from waiter_sdk.cli import cluster_storage
+
+    monkeypatch.delenv("WAITER_STORAGE", raising=False)
+    settings = Settings.load(cluster={"redis": "redis://db:6379/3"})
+    assert cluster_storage(settings).storage == "redis://db:6379/3"
+    monkeypatch.setenv("WAITER_STORAGE", "memory")
+    assert cluster_storage(Settings.load()).storage == "memory"

@@ -65,6 +65,10 @@ def _log_end(session: SessionController) -> None:
 class App:
     """A bot: plugins, adapters and the session layer between them."""
 
+    # False in a subclass that only carries events (the cluster's ingress): no plugin, not even
+    # the built-in /help or settings.plugins, is loaded or unloaded.
+    loads_plugins: bool = True
+
     def __init__(
         self,
         settings: Settings | None = None,
@@ -135,8 +139,9 @@ class App:
         try:
             # Closed last, after every handler and session has ended and written back.
             stack.push_async_callback(self.storage.close)
-            await self._load_plugins()
-            stack.push_async_callback(self._unload_plugins)
+            if self.loads_plugins:
+                await self._load_plugins()
+                stack.push_async_callback(self._unload_plugins)
             stack.push_async_callback(self.tasks.aclose)
             self.state = "running"  # events from the adapters below are dispatched at once
             stack.push_async_callback(self._drain)

@@ -5,6 +5,9 @@ Usage::
     waiter-sdk run                                   # web sandbox on 127.0.0.1:8080, example plugins
     waiter-sdk run --adapter console --plugins example_plugins
     waiter-sdk run --adapter onebot11 --plugins mybot.plugins
+    waiter-sdk run --workers 3 --adapter onebot11 --plugins mybot.plugins   # one ingress, 3 workers
+    waiter-sdk ingress --adapter onebot11            # a cluster's platform side (one per cluster)
+    waiter-sdk worker --plugins mybot.plugins        # a cluster's worker (any number, any host)
     waiter-sdk check                                 # validate settings and plugins, then exit
     waiter-sdk storage fields quiz                   # what WAITER_STORAGE holds for a plugin
     waiter-sdk storage rename quiz user wins victories
@@ -15,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -25,7 +29,7 @@ from .config import Settings
 from .exceptions import ConfigError, PluginError, WaiterError
 from .plugins.base import Plugin
 
-__all__ = ["build_parser", "main", "make_adapter", "setup_logging"]
+__all__ = ["build_parser", "cluster_storage", "main", "make_adapter", "setup_logging"]
 
 ADAPTERS = ("sandbox", "console", "onebot11")
 
@@ -37,21 +41,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="start the bot")
     check = sub.add_parser("check", help="validate settings and load plugins, then exit")
-    for p in (run, check):
+    ingress = sub.add_parser(
+        "ingress", help="run a cluster's ingress: the adapters, no plugins (WAITER_CLUSTER__REDIS)"
+    )
+    worker = sub.add_parser(
+        "worker", help="run a cluster's worker: the plugins, no adapter (WAITER_CLUSTER__REDIS)"
+    )
+    for p in (run, check, ingress):
         p.add_argument(
             "--adapter",
             action="append",
             choices=ADAPTERS,
             help="platform adapter (repeatable; default: sandbox)",
         )
+        p.add_argument("--host", help="sandbox host (overrides WAITER_SANDBOX__HOST)")
+        p.add_argument("--port", type=int, help="sandbox port (overrides WAITER_SANDBOX__PORT)")
+    for p in (run, check, worker):
         p.add_argument(
             "--plugins",
             nargs="+",
             metavar="PATH_OR_MODULE",
             help="plugin folders, files or dotted modules (default: example_plugins)",
         )
-        p.add_argument("--host", help="sandbox host (overrides WAITER_SANDBOX__HOST)")
-        p.add_argument("--port", type=int, help="sandbox port (overrides WAITER_SANDBOX__PORT)")
+    run.add_argument(
+        "--workers",
+        type=_workers,
+        default=0,
+        metavar="N",
+        help="run one ingress and N worker processes on one Redis (WAITER_CLUSTER__REDIS); "
+        "0 (the default): one process, no Redis",
+    )
     storage = sub.add_parser(
         "storage", help="list, rename or drop a plugin's stored fields (on WAITER_STORAGE)"
     )
@@ -67,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("new_name")
     drop.add_argument("--yes", action="store_true", help="really delete (nothing is undone)")
     return parser
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers takes a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--workers must be 0 or more, not {value}")
+    return value
 
 
 def _default_plugins() -> list[str]:
@@ -113,9 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         overrides: dict[str, object] = {}
         sandbox: dict[str, object] = {}
-        if args.host:
+        if getattr(args, "host", None):
             sandbox["host"] = args.host
-        if args.port is not None:
+        if getattr(args, "port", None) is not None:
             sandbox["port"] = args.port
         settings = Settings.load()
         if sandbox:
@@ -126,8 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sandbox=current.model_copy(update=sandbox).model_dump(), **overrides
             )
         setup_logging(settings.log_level)
+        if args.command == "worker":
+            return _worker(settings, args)
         names = args.adapter or ["sandbox"]
+        if args.command == "run" and args.workers:
+            return _supervise(args, names)
         adapters = [make_adapter(name, settings) for name in names]
+        if args.command == "ingress":
+            return _ingress(settings, adapters)
         specs = args.plugins if args.plugins is not None else _default_plugins()
         from .app import App
 
@@ -141,6 +176,88 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _require_redis(what: str) -> None:
+    """A clear stop, before any cluster module is imported, when redis-py is missing."""
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"{what} needs redis-py, which is not installed: pip install 'waiter-sdk[redis]'"
+        ) from None
+
+
+def _run_blocking(settings: Settings, main: Coroutine[Any, Any, Any]) -> Any:
+    # The loop App.run() would choose (uvloop when installed, unless WAITER_LOOP says not).
+    import asyncio
+
+    from ._loops import choose_loop
+
+    choice = choose_loop(settings.loop)
+    logger.info("event loop: {}", choice.name)
+    with asyncio.Runner(loop_factory=choice.factory) as runner:
+        return runner.run(main)
+
+
+def _ingress(settings: Settings, adapters: list[Adapter]) -> int:
+    """``waiter-sdk ingress``: the adapters, forwarding to the workers through Redis."""
+    _require_redis("waiter-sdk ingress")
+    from .cluster.ingress import run_ingress
+
+    _run_blocking(settings, run_ingress(settings, adapters))
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """``waiter-sdk worker``: the plugins, fed by the ingress through Redis."""
+    _require_redis("waiter-sdk worker")
+    import importlib
+
+    try:
+        # By name: the worker lives in its own module, built apart from the ingress.
+        module = importlib.import_module("waiter_sdk.cluster.worker")
+    except ModuleNotFoundError as exc:
+        if exc.name != "waiter_sdk.cluster.worker":
+            raise
+        raise ConfigError(
+            "this build of waiter-sdk has no cluster worker (waiter_sdk.cluster.worker); "
+            "install a release that has one"
+        ) from None
+    specs = args.plugins if args.plugins is not None else _default_plugins()
+    _run_blocking(settings, module.run_worker(cluster_storage(settings), _load_each(specs)))
+    return 0
+
+
+def cluster_storage(settings: Settings) -> Settings:
+    """A worker's settings: stored data on the cluster's Redis unless WAITER_STORAGE says
+    otherwise, since the workers of one bot must share it."""
+    if "storage" not in settings.model_fields_set:
+        return settings.model_copy(update={"storage": settings.cluster.redis})
+    if settings.storage.startswith("sqlite"):
+        logger.warning(
+            "WAITER_STORAGE={} with several workers: fine on one host (they share the file), "
+            "wrong across hosts (each would have its own data); use a redis:// address",
+            settings.storage,
+        )
+    return settings
+
+
+def _supervise(args: argparse.Namespace, adapters: list[str]) -> int:
+    """``waiter-sdk run --workers N``: one ingress and N workers as child processes."""
+    _require_redis(f"waiter-sdk run --workers {args.workers}")
+    import asyncio
+
+    from .cluster.supervisor import Supervisor
+
+    ingress_args = [arg for name in adapters for arg in ("--adapter", name)]
+    if args.host:
+        ingress_args += ["--host", args.host]
+    if args.port is not None:
+        ingress_args += ["--port", str(args.port)]
+    worker_args = ["--plugins", *args.plugins] if args.plugins is not None else []
+    supervisor = Supervisor(args.workers, ingress_args=ingress_args, worker_args=worker_args)
+    return asyncio.run(supervisor.run())
 
 
 def _load_each(specs: Sequence[str]) -> list[Plugin]:

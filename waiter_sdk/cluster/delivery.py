@@ -231,6 +231,20 @@ class Outbox(_RedisUser):
             )
         return _text(entry_id)
 
+    async def send_many(self, entries: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Append each ``(stream, payload)`` in order, in one round trip (a pipeline, not a
+        transaction); the entries' ids. A failure raises ``DeliveryError``: some of the
+        entries may have been appended (the workers' ``Ledger`` absorbs a second copy)."""
+        if not entries:
+            return []
+        streams = ", ".join(dict.fromkeys(stream for stream, _ in entries))
+        async with self._guard(f"send events to {streams}") as client:
+            pipe = client.pipeline(transaction=False)
+            for stream, payload in entries:
+                pipe.xadd(stream, {_FIELD: payload}, maxlen=self.maxlen, approximate=True)
+            ids = await pipe.execute()
+        return [_text(i) for i in ids]
+
 
 # --- workers ----------------------------------------------------------------------------------
 
