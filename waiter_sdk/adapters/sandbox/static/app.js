@@ -79,8 +79,8 @@
     return null;
   }
 
-  function toast(text, testid) {
-    const node = h("div", { class: "toast", testid: testid || "toast", role: "alert" }, String(text));
+  function toast(text) {
+    const node = h("div", { class: "toast", testid: "toast", role: "alert" }, String(text));
     $("#toasts").append(node);
     setTimeout(() => node.remove(), 5000);
   }
@@ -530,7 +530,7 @@
     if (S.replyTo) frame.reply_to = S.replyTo.id;
     const problem = tooBig(text, frame);
     if (problem) {
-      toast(problem, "composer-error");
+      composerError(problem);
       input.focus();
       return; // nothing sent, nothing cleared
     }
@@ -543,7 +543,15 @@
       clearReply();
       closeMenus();
       updateCounter();
+      composerError(null);
     }
+  }
+
+  // Why the text in the box was not sent, shown above the box (a toast would cover it).
+  function composerError(text) {
+    const node = $("#composer-error");
+    node.textContent = text || "";
+    node.hidden = !text;
   }
 
   // The server refused what this tab sent as `ref`: put it back where it was typed.
@@ -872,8 +880,12 @@
         addLog(frame.entry, frame.now, true);
         break;
       case "error":
-        if (frame.ref) restorePending(frame.ref);
-        toast(frame.message, frame.ref ? "composer-error" : "toast");
+        if (frame.ref) {
+          restorePending(frame.ref);
+          composerError(frame.message);
+        } else {
+          toast(frame.message);
+        }
         break;
       default:
         break; // a newer server may send more; an older page ignores it
