@@ -39,6 +39,7 @@ __all__ = [
     "SendMessage",
     "TextPart",
     "parse_frame",
+    "ref_of",
 ]
 
 MAX_FRAME_BYTES = 64 * 1024
