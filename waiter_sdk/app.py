@@ -53,7 +53,9 @@ if TYPE_CHECKING:
 __all__ = ["App"]
 
 Listener = Callable[..., None]
-ListenerKind = Literal["incoming", "sent", "session_opened", "session_ended", "error"]
+ListenerKind = Literal[
+    "incoming", "sent", "session_opened", "session_changed", "session_ended", "error"
+]
 _captured: ContextVar[list[str] | None] = ContextVar("waiter_sdk_captured", default=None)
 _PROMPT_FILTER = SenderSessionFilter()
 
@@ -102,6 +104,7 @@ class App:
             "incoming": [],
             "sent": [],
             "session_opened": [],
+            "session_changed": [],
             "session_ended": [],
             "error": [],
         }
@@ -455,13 +458,28 @@ class App:
         """Call ``listener`` on ``kind``; returns a function that removes it.
 
         Kinds: ``"incoming"`` (event), ``"sent"`` (target, chain, message id),
-        ``"session_opened"`` / ``"session_ended"`` (controller), ``"error"`` (the exception
-        of a handler, filter, cleanup or listener that raised; it was logged and the app went
-        on).
+        ``"session_opened"`` / ``"session_ended"`` (controller), ``"session_changed"``
+        (controller, when an open session's deadline moves: ``controller.keep(...)``, or a
+        botoy session's getter starting or ending its wait; ``controller.deadline`` is then
+        the new one, ``math.inf`` for none), ``"error"`` (the exception of a handler, filter,
+        cleanup or listener that raised; it was logged and the app went on).
+
+        Listeners are called synchronously, inside the routing that caused them: they must be
+        quick and never await. Moving a deadline costs nothing more while no
+        ``"session_changed"`` listener is registered.
         """
         bucket = self._listeners[kind]
         bucket.append(listener)
-        return lambda: bucket.remove(listener) if listener in bucket else None
+        if kind == "session_changed":
+            self.session_registry.on_change = self._session_changed
+
+        def unlisten() -> None:
+            if listener in bucket:
+                bucket.remove(listener)
+            if kind == "session_changed" and not bucket:
+                self.session_registry.on_change = None
+
+        return unlisten
 
     def _notify_listeners(self, kind: str, *args: object) -> None:
         # A broken observer (a sandbox pane, a metrics hook) must never break routing.
@@ -489,6 +507,9 @@ class App:
             self._gates.open(gate)
         if self._listeners["session_opened"]:
             self._notify_listeners("session_opened", session)
+
+    def _session_changed(self, session: SessionController) -> None:
+        self._notify_listeners("session_changed", session)
 
     def _session_ended(self, session: SessionController) -> None:
         if self._listeners["session_ended"]:

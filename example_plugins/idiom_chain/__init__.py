@@ -18,14 +18,18 @@ The game is the idiom chain of AstrBot's session docs, done properly:
   ``GroupSessionFilter`` it only takes messages that belong to the game (four Chinese
   characters, or one of the words above), so table talk and other plugins' commands in the group
   keep working while a game runs, and games in other groups are separate sessions.
-* **Rules.** An answer must be an idiom of the bundled list (``idioms.tsv``, 600 common ones),
-  not used before in this game, and start with the last character of the previous idiom (with
-  ``pinyin``: or with the same toneless syllable). A refused answer gets a one-line reason.
+* **Rules.** An answer must be an idiom of the bundled list (``idioms.tsv``, over 700), not used
+  before in this game, and start with the last character of the previous idiom (with
+  ``pinyin``: or with the same toneless syllable). It must also leave the chain a way on: the
+  game moves only through *playable* idioms (``IdiomBook.playable``: some playable idiom
+  follows each), so no answer and no hint leads to "nothing follows". A refused answer gets a
+  one-line reason.
 * **Scores.** One point per accepted idiom, per player; the bot scores for its hints, so a team
   that leans on hints may lose to the bot.
 * **The bot's move.** The bot plays when asked (提示 / hint), not after every answer, so the
-  group keeps the tempo. When nothing in the list can follow the current idiom, the bot starts a
-  fresh chain at once instead of letting the game stall; when the list runs out, the game ends.
+  group keeps the tempo, and its hint avoids a move that corners the chain. When every idiom
+  that could follow the current one was used, the bot starts a fresh chain at once instead of
+  letting the game stall; when the list runs out, the game ends.
 * **Idle timeout.** Each accepted idiom (a player's or the bot's) resets the deadline with
   ``controller.keep(idle_timeout, reset_timeout=True)``; refused answers do not. When
   ``idle_timeout`` seconds pass without one, the bot announces the winner(s) and the scores.
@@ -294,14 +298,20 @@ class IdiomChain(Plugin):
             line = f"✓ {player} +1 ({score} in all)."
         if not game.moves():
             # A dead end: nobody could ever answer, so the game would only wait for its timeout.
+            # The book's playable idioms always have a follower, so it is one this game used.
             stuck = game.current
+            why = (
+                f"Every idiom that could follow {stuck} was used"
+                if game.exhausted()
+                else f"Nothing in my list follows {stuck}"
+            )
             fresh = game.restart(self.random)
             if fresh is None:
                 game.ended = "every idiom I know is used"
                 return _Reply(
                     f"{line} Nothing follows {stuck}, and I have no idiom left!", accepted=True
                 )
-            line += f" Nothing in my list follows {stuck}, so a fresh start: {fresh}."
+            line += f" {why}, so a fresh start: {fresh}."
         return _Reply(f"{line} Next starts with {game.link}.", accepted=True)
 
 

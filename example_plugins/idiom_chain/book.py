@@ -6,6 +6,12 @@ Usage::
     book.follows("一心一意", "意气风发")                 # True: starts with 意
     book.follows("一心一意", "亦步亦趋", by_sound=True)  # True: 亦 is also "yi"
     book.next_moves("一心一意", used={"一心一意"})       # ["意气风发", ...]
+    "理所当然" in book.playable(by_sound=False)          # False: nothing here follows it
+
+An idiom the game may reach is *playable*: a playable idiom follows it, and another one that.
+``playable`` is the largest such set (idioms that only lead into dead ends drop out too), so
+a chain that moves only through playable idioms never reaches "nothing follows this";
+``next_moves`` offers only playable idioms, and the game refuses an answer that is not one.
 
 The file has a header ``idiom<TAB>pinyin`` and one idiom a line, with toneless pinyin, one
 syllable per character, separated by spaces. Pinyin is given per idiom rather than per character
@@ -55,6 +61,9 @@ class IdiomBook:
     pinyin: Mapping[str, tuple[str, ...]]
     by_char: Mapping[str, tuple[str, ...]]
     by_sound: Mapping[str, tuple[str, ...]]
+    # The playable idioms under each rule (see the module docstring), computed once at parse.
+    playable_by_char: frozenset[str] = frozenset()
+    playable_by_sound: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, text: str) -> IdiomBook:
@@ -80,11 +89,19 @@ class IdiomBook:
             pinyin[idiom] = syllables
             by_char.setdefault(idiom[0], []).append(idiom)
             by_sound.setdefault(syllables[0], []).append(idiom)
+        chars = {k: tuple(v) for k, v in by_char.items()}
+        sounds = {k: tuple(v) for k, v in by_sound.items()}
         return cls(
             pinyin=pinyin,
-            by_char={k: tuple(v) for k, v in by_char.items()},
-            by_sound={k: tuple(v) for k, v in by_sound.items()},
+            by_char=chars,
+            by_sound=sounds,
+            playable_by_char=_playable(pinyin, chars, None),
+            playable_by_sound=_playable(pinyin, chars, sounds),
         )
+
+    def playable(self, *, by_sound: bool = False) -> frozenset[str]:
+        """The idioms that some playable idiom may follow under the rule (module docstring)."""
+        return self.playable_by_sound if by_sound else self.playable_by_char
 
     def __contains__(self, word: object) -> bool:
         return word in self.pinyin
@@ -110,14 +127,47 @@ class IdiomBook:
     def next_moves(
         self, previous: str, *, by_sound: bool = False, used: Collection[str] = ()
     ) -> list[str]:
-        """Every unused idiom that may follow ``previous``, in list order."""
+        """Every unused playable idiom that may follow ``previous``, in list order."""
         found = list(self.by_char.get(previous[-1], ()))
         if by_sound:
             seen = set(found)
             found.extend(
                 w for w in self.by_sound.get(self.pinyin[previous][-1], ()) if w not in seen
             )
-        return [w for w in found if w not in used]
+        playable = self.playable(by_sound=by_sound)
+        return [w for w in found if w in playable and w not in used]
+
+
+def _playable(
+    pinyin: Mapping[str, tuple[str, ...]],
+    by_char: Mapping[str, tuple[str, ...]],
+    by_sound: Mapping[str, tuple[str, ...]] | None,
+) -> frozenset[str]:
+    """The largest set of idioms in which each can go on two moves without a repeat.
+
+    An idiom stays when some other idiom of the set follows it, which is followed in turn by
+    a third one of the set. A chain can never repeat an idiom, so an idiom that only leads
+    back to itself (为所欲为) or into a pair that follows each other and nothing else is a
+    dead end too, a move later. Passes repeat until nothing more drops out; the list is
+    small, so this costs a few milliseconds once per process.
+    """
+    followers: dict[str, set[str]] = {}
+    for word, syllables in pinyin.items():
+        nexts = set(by_char.get(word[-1], ()))
+        if by_sound is not None:
+            nexts.update(by_sound.get(syllables[-1], ()))
+        nexts.discard(word)
+        followers[word] = nexts
+    live = set(pinyin)
+    changed = True
+    while changed:
+        changed = False
+        for word in list(live):
+            nexts = followers[word] & live
+            if not any((followers[nxt] & live) - {word} for nxt in nexts):
+                live.discard(word)
+                changed = True
+    return frozenset(live)
 
 
 @functools.cache

@@ -31,8 +31,11 @@ def pick_start(
 
     Usage: ``first = pick_start(load_book(), random.Random())``.
     """
+    playable = book.playable(by_sound=by_sound)
     fresh = [
-        w for w in book.pinyin if w not in used and book.next_moves(w, by_sound=by_sound, used=used)
+        w
+        for w in book.pinyin
+        if w in playable and w not in used and book.next_moves(w, by_sound=by_sound, used=used)
     ]
     return rng.choice(fresh) if fresh else None
 
@@ -71,6 +74,11 @@ class ChainGame:
             return f"{word} was already used"
         if not self.book.follows(self.current, word, by_sound=self.by_sound):
             return f"{word} does not start with {self.link}"
+        if word not in self.book.playable(by_sound=self.by_sound):
+            # Taking it would leave nobody a move: the chain would stall until its timeout.
+            return f"{word} would end the chain: nothing in my list follows it"
+        if not self.book.next_moves(word, by_sound=self.by_sound, used=self.used | {word}):
+            return f"{word} would end the chain: every idiom that follows it was used"
         return None
 
     def play(self, word: str, player_id: str, player_name: str) -> int:
@@ -82,15 +90,36 @@ class ChainGame:
         return self.scores[player_id]
 
     def moves(self) -> list[str]:
-        """Every idiom that may come next."""
-        return self.book.next_moves(self.current, by_sound=self.by_sound, used=self.used)
+        """Every idiom that may come next: unused, and leaving an unused idiom to follow it."""
+        book, by_sound, used = self.book, self.by_sound, self.used
+        return [
+            word
+            for word in book.next_moves(self.current, by_sound=by_sound, used=used)
+            if book.next_moves(word, by_sound=by_sound, used=used | {word})
+        ]
+
+    def exhausted(self) -> bool:
+        """True when idioms follow the current one in the list, but every one was used (or
+        leads only to used ones): what a fresh start says instead of "nothing follows"."""
+        return bool(self.book.next_moves(self.current, by_sound=self.by_sound))
 
     def bot_move(self, rng: random.Random) -> str | None:
         """Play a move for the bot (it scores like a player); ``None`` if there is none."""
         moves = self.moves()
         if not moves:
             return None
-        word = rng.choice(moves)
+        # Prefer a move after which the chain can still go on two steps: a hint should not
+        # walk the players into a corner the list has no way out of.
+        book, by_sound, used = self.book, self.by_sound, self.used
+        safe = [
+            word
+            for word in moves
+            if any(
+                book.next_moves(nxt, by_sound=by_sound, used=used | {word, nxt})
+                for nxt in book.next_moves(word, by_sound=by_sound, used=used | {word})
+            )
+        ]
+        word = rng.choice(safe or moves)
         self.play(word, *BOT)
         return word
 

@@ -253,30 +253,46 @@ async def test_a_bot_move_resets_the_idle_timeout() -> None:
         ]
 
 
-async def test_a_dead_end_starts_a_fresh_chain() -> None:
-    book = load_book()
-    # Nothing in the list starts with 然, so 理所当然 would end the chain for good.
-    assert book.follows("强词夺理", "理所当然")
-    assert book.next_moves("理所当然") == []
-    async with Simulator(plugins=[IdiomChain]) as sim:
+# Two rings of idioms that follow each other: every idiom is playable, and a game runs out of
+# moves only because the followers were used already.
+RING = "合二为一\the er wei yi\n一日千里\tyi ri qian li\n里应外合\tli ying wai he\n"
+RINGS = IdiomBook.parse(
+    "idiom\tpinyin\n" + RING + "地大物博\tdi da wu bo\n博大精深\tbo da jing shen\n"
+    "深入浅出\tshen ru qian chu\n出人头地\tchu ren tou di\n"
+)
+
+
+class RingsIdiomChain(IdiomChain):
+    def __init__(self) -> None:
+        super().__init__()
+        self.book = RINGS
+
+
+async def test_a_chain_whose_followers_are_used_starts_afresh() -> None:
+    # (Issue 15.11: with every idiom of the bundled list playable, only used idioms can leave
+    # a chain without a move, so this runs on a book of two rings.)
+    async with Simulator(plugins=[RingsIdiomChain]) as sim:
         alice = sim.user("a", "Alice")
-        await sim.send(alice, "/idiom-chain 强词夺理", group="g1")
-        [text] = texts(await sim.send(alice, "理所当然", group="g1"))
+        await sim.send(alice, "/idiom-chain 合二为一", group="g1")
+        [text] = texts(await sim.send(alice, "一日千里", group="g1"))
         match = re.fullmatch(
-            r"✓ Alice \+1 \(1 in all\)\. Nothing in my list follows 理所当然, "
+            r"✓ Alice \+1 \(1 in all\)\. Every idiom that could follow 一日千里 was used, "
             r"so a fresh start: (\S{4})\. Next starts with (\S)\.",
             text,
         )
         assert match is not None, text
         fresh, link = match.groups()
-        assert fresh in book and link == fresh[-1]
-        follow_up = book.next_moves(fresh, used={"强词夺理", "理所当然", fresh})[0]
+        assert fresh in ("地大物博", "博大精深", "深入浅出", "出人头地") and link == fresh[-1]
+        follow_up = RINGS.next_moves(fresh, used={"合二为一", "一日千里", fresh})[0]
         assert texts(await sim.send(alice, follow_up, group="g1"))[0].startswith(
             "✓ Alice +1 (2 in all)."
         )
 
 
-TINY = IdiomBook.parse("idiom\tpinyin\n一心一意\tyi xin yi yi\n意气风发\tyi qi feng fa\n")
+# Three idioms in a ring (issue 15.11: a book's idioms must be playable, so the old pair
+# 一心一意 → 意气风发, a dead end, could no longer start a game).
+TINY = IdiomBook.parse("idiom\tpinyin\n" + RING)
+TINY_START = "/idiom-chain 合二为一"
 
 
 class TinyIdiomChain(IdiomChain):
@@ -290,9 +306,9 @@ class TinyIdiomChain(IdiomChain):
 async def test_the_game_ends_when_the_list_runs_out() -> None:
     async with Simulator(plugins=[TinyIdiomChain]) as sim:
         alice = sim.user("a", "Alice")
-        await sim.send(alice, START, group="g1")
-        assert texts(await sim.send(alice, "意气风发", group="g1")) == [
-            "✓ Alice +1 (1 in all). Nothing follows 意气风发, and I have no idiom left!",
+        await sim.send(alice, TINY_START, group="g1")
+        assert texts(await sim.send(alice, "一日千里", group="g1")) == [
+            "✓ Alice +1 (1 in all). Nothing follows 一日千里, and I have no idiom left!",
             "Game over: every idiom I know is used. Winner: Alice (1 point). Scores: Alice 1.",
         ]
         assert len(sim.app.sessions) == 0
@@ -336,7 +352,7 @@ async def test_the_bot_proposes_a_first_idiom_that_can_be_followed() -> None:
             "[first idiom], e.g. /idiom-chain 一心一意",
         ),
         ("/idiom-chain 一二三四", "一二三四 is not an idiom I know; pick another to start."),
-        ("/idiom-chain 理所当然", "No idiom I know follows 理所当然; pick another to start."),
+        ("/idiom-chain 出类拔萃", "No idiom I know follows 出类拔萃; pick another to start."),
     ],
 )
 async def test_bad_options_are_explained_and_open_no_game(command: str, answer: str) -> None:
@@ -448,13 +464,13 @@ async def test_the_bot_ranks_for_its_hints_and_ties_share_a_place_in_name_order(
 async def test_a_game_closed_from_outside_or_out_of_idioms_is_ranked_too() -> None:
     async with Simulator(plugins=[TinyIdiomChain]) as sim:
         alice = sim.user("a", "Alice")
-        await sim.send(alice, START, group="g1")
+        await sim.send(alice, TINY_START, group="g1")
         [info] = sim.app.sessions.list()
         assert await sim.app.sessions.close(info.key)
         await sim.settle()
         assert sim.outbox[-1].text == "Game over: the session was closed. Nobody scored."
-        await sim.send(alice, START, group="g1")
-        out = await sim.send(alice, "意气风发", group="g1")
+        await sim.send(alice, TINY_START, group="g1")
+        out = await sim.send(alice, "一日千里", group="g1")
         assert texts(out)[-1].startswith("Game over: every idiom I know is used.")
         assert texts(await sim.send(alice, "/rank", group="g1")) == [
             "🏆 成语接龙 all-time top 1 (2 games here):\n1. Alice 1"

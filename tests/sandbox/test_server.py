@@ -26,6 +26,7 @@ from waiter_sdk import (
 )
 from waiter_sdk.adapters.sandbox import SandboxAdapter
 from waiter_sdk.adapters.sandbox import adapter as sandbox_adapter
+from waiter_sdk.adapters.sandbox import protocol as sandbox_protocol
 from waiter_sdk.config import SandboxSettings, Settings
 from waiter_sdk.events import Target
 from waiter_sdk.exceptions import ActionFailedError, AdapterConnectionError, ConfigError
@@ -316,8 +317,16 @@ async def test_binary_and_oversized_frames_never_crash_the_server(
     await page.ws.send_bytes(b"\x00\x01")
     assert "binary" in (await page.expect("error"))["message"]
     bystander = await sb.page()
+    # Over the frame limit: refused in a sentence, and the page stays connected (issue 15.4).
     await page.ws.send_str("x" * (70 * 1024))
+    assert "too big to send" in (await page.expect("error"))["message"]
+    await page.say("alice", "still here")
+    assert text_of(await page.message_from("alice")) == "still here"
+    # Over the socket's own limit (which the page never sends): the socket closes, and only it.
+    await page.ws.send_str("x" * (sandbox_protocol.MAX_SOCKET_BYTES + 1))
     message = await page.ws.receive(timeout=3)
+    while message.type is aiohttp.WSMsgType.TEXT:
+        message = await page.ws.receive(timeout=3)
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert page.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
     await bystander.say("bob", "fine")

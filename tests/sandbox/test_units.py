@@ -79,7 +79,7 @@ def test_frames_are_parsed_and_bounded() -> None:
         '{"type": "send", "conv": "group:g1", "sender": "alice", '
         '"parts": [{"type": "text", "text": "%s"}]}'
     )
-    with pytest.raises(FrameError, match="at most 4000"):
+    with pytest.raises(FrameError, match="has 4,001 characters; the limit is 4,000"):
         parse_frame(too_long % ("x" * 4001))
     with pytest.raises(FrameError, match="control characters"):
         parse_frame('{"type": "add_user", "name": "a\\u0000b"}')

@@ -31,6 +31,10 @@ __all__ = ["Fronted", "Host", "Inbox", "Registered"]
 class Host(Protocol):
     """What a session asks of the registry that holds it (``registry.SessionRegistry``)."""
 
+    #: Told when an open session's deadline moves (``keep``, a botoy getter's wait); ``None``
+    #: while nobody listens, so that moving a deadline then costs one attribute read.
+    on_change: Callable[[SessionController], None] | None
+
     @property
     def runner(self) -> Runner:
         """Starts the calls of busy sessions (``controller.Runner``, in the session's module)."""
@@ -108,3 +112,6 @@ class Fronted(Protocol):
 
     def _set_deadline(self, deadline: float) -> None:
         """Move the deadline (``math.inf``: none); the registry's timer follows."""
+
+    def _end(self, reason: EndReason, error: BaseException | None = None) -> None:
+        """End the session with ``reason`` (a ``must_*`` getter that timed out: ``"timeout"``)."""

@@ -51,7 +51,9 @@ Where this differs from botoy, on purpose:
 
 There is no idle deadline: a botoy session lives as long as its handler. While a getter waits,
 its timeout (``set_default_timeout``, 30 s) is the session's deadline; between two questions the
-session has none (``app.sessions`` shows ``None``).
+session has none (``app.sessions`` shows ``None``). Each move of it is a ``"session_changed"``
+for ``App.listen``. A ``must_*`` getter that times out ends the session with reason
+``"timeout"`` (``finish()`` ends it as ``"stopped"``).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from loguru import logger
 from ..events import Component, Image, MessageEvent, MessageEventResult, Target, context_of
 from ..exceptions import HandlerFinished, SessionBusyError, SessionClosedError
 from ._context import current_scope
-from .controller import SessionController
+from .controller import EndReason, SessionController
 from .filters import SessionFilter
 from .keys import encode_key, key_field
 from .registry import SessionRegistry
@@ -347,7 +349,7 @@ class BotoySession:
         """
         event = await self._next(timeout, prompt)
         if event is None:
-            self.finish()
+            self._finish(None, "timeout")
         return event.message_str, event
 
     async def image(
@@ -370,7 +372,9 @@ class BotoySession:
     ) -> tuple[list[Image], MessageEvent]:
         """Like ``image()``, but no image (or a timeout) finishes the session and the handler."""
         images, event = await self.image(prompt, timeout)
-        if images is None or event is None:
+        if event is None:
+            self._finish(None, "timeout")
+        if images is None:
             self.finish()
         return images, event
 
@@ -397,7 +401,7 @@ class BotoySession:
         """Like ``g()``, but a timeout finishes the session and the handler."""
         event, _ = await self.g(prompt, timeout)
         if event is None:
-            self.finish()
+            self._finish(None, "timeout")
         return event, event
 
     async def f(
@@ -422,7 +426,7 @@ class BotoySession:
         """Like ``f()``, but a timeout finishes the session and the handler."""
         event, _ = await self.f(prompt, timeout)
         if event is None:
-            self.finish()
+            self._finish(None, "timeout")
         return event, event
 
     async def ctx(
@@ -438,7 +442,7 @@ class BotoySession:
         """Like ``ctx()``, but a timeout finishes the session and the handler."""
         event = await self._next(timeout, prompt)
         if event is None:
-            self.finish()
+            self._finish(None, "timeout")
         return event, event
 
     async def confirm(
@@ -621,9 +625,15 @@ class BotoySession:
         sends nothing, and nothing is sent if the session had already been ended from outside
         (an exit word, the app stopping).
         """
+        self._finish(info, "stopped")
+
+    def _finish(self, info: Sendable | None, reason: EndReason) -> NoReturn:
         controller = self._controller
         interrupted = controller.interrupted
-        controller.stop()
+        if reason == "stopped":
+            controller.stop()
+        else:
+            controller._end(reason)  # a must_* getter timed out: the end says so
         if info is None:
             info = self._finish_info() if callable(self._finish_info) else self._finish_info
         farewell = None

@@ -213,6 +213,9 @@ class SessionController:
         # _set_deadline's test, here once per message: a later deadline touches nothing now.
         if deadline < self.timer_when:
             self._host.arm(self)
+        changed = self._host.on_change  # None unless someone listens: one read, no call
+        if changed is not None:
+            changed(self)
 
     def stop(self, error: BaseException | None = None) -> None:
         """End the session now; the opener's call returns ``None``, or raises ``error``."""
@@ -263,6 +266,9 @@ class SessionController:
             # later deadline needs nothing now; the entry re-arms itself when it comes due, so
             # a keep per message costs no heap churn.
             self._host.arm(self)
+        changed = self._host.on_change
+        if changed is not None and self.reason is None:
+            changed(self)
 
     def _on_deadline(self, armed: float) -> None:
         """The timer entry armed for ``armed`` came due (the registry has already dropped it)."""

@@ -68,6 +68,7 @@ class SessionRegistry:
         "_unrouted",
         "default_max_queue",
         "ended_counts",
+        "on_change",
         "on_end",
         "on_error",
         "on_open",
@@ -81,6 +82,9 @@ class SessionRegistry:
         self.runner = Runner(self.tasks)  # Host.runner: starts the calls of busy sessions
         self.on_open: Callable[[SessionController], None] | None = None
         self.on_end: Callable[[SessionController], None] | None = None
+        # A session's deadline moved (keep, a botoy getter's wait): set only while someone
+        # listens (App.listen("session_changed")), so the hot path pays one read otherwise.
+        self.on_change: Callable[[SessionController], None] | None = None
         self.on_error: Callable[[BaseException], None] | None = None
         self._by_key: dict[str, SessionController] = {}
         self._open: dict[str, SessionController] = {}  # primary keys only, opening order

@@ -38,6 +38,7 @@ from ...events import (
     Target,
 )
 from ...exceptions import ActionFailedError, AdapterConnectionError
+from ...session.keys import SessionKey
 from ..base import Adapter
 from ..limits import body_limit
 from . import protocol as p
@@ -135,11 +136,14 @@ class SandboxAdapter(Adapter):
                 break
         self._app = app
         self._loop = asyncio.get_running_loop()
-        self._inspector = Inspector(app, where=self._where, push=self.hub.broadcast)
+        self._inspector = Inspector(
+            app, where=self._where, push=self.hub.broadcast, chats=self._chats_of
+        )
         self._unlisten = [
             app.listen("incoming", self._on_incoming),
             app.listen("sent", self._on_sent),
             app.listen("session_opened", self._on_opened),
+            app.listen("session_changed", self._on_changed),
             app.listen("session_ended", self._on_ended),
         ]
         self._tasks.spawn(self._inspector.watch(), name="sandbox-inspector")
@@ -235,7 +239,9 @@ class SandboxAdapter(Adapter):
         denied = self._deny(request, websocket=True)
         if denied is not None:
             return denied
-        ws = web.WebSocketResponse(heartbeat=25.0, timeout=2.0, max_msg_size=p.MAX_FRAME_BYTES)
+        # The socket reads frames up to MAX_SOCKET_BYTES, so that one a little over the frame
+        # limit gets an error frame (parse_frame) instead of a closed connection.
+        ws = web.WebSocketResponse(heartbeat=25.0, timeout=2.0, max_msg_size=p.MAX_SOCKET_BYTES)
         await ws.prepare(request)
         client = self.hub.join(ws, request.remote or "?", self._snapshot())
         try:
@@ -252,20 +258,23 @@ class SandboxAdapter(Adapter):
 
     # --- frames from the page --------------------------------------------------------------
 
-    def _refuse(self, client: Client, reason: str) -> None:
+    def _refuse(self, client: Client, reason: str, ref: str | None = None) -> None:
         self._log.info("sandbox page {} sent a bad frame: {}", client.peer, reason[:200])
-        self.hub.send(client, {"type": "error", "message": reason})
+        frame: dict[str, Any] = {"type": "error", "message": reason}
+        if ref is not None:
+            frame["ref"] = ref  # the page puts that message's text back in its box
+        self.hub.send(client, frame)
 
     async def _receive(self, client: Client, text: str) -> None:
         try:
             frame = p.parse_frame(text)
         except p.FrameError as exc:
-            self._refuse(client, str(exc))
+            self._refuse(client, str(exc), exc.ref)
             return
         try:
             await self._handle(frame)
         except ValueError as exc:
-            self._refuse(client, str(exc))
+            self._refuse(client, str(exc), getattr(frame, "ref", None))
         except Exception:
             self._log.exception("sandbox failed on a {} frame", frame.type)
             self.hub.send(client, {"type": "error", "message": "internal error; see server log"})
@@ -331,8 +340,12 @@ class SandboxAdapter(Adapter):
         record = state.record(
             frame.conv, frame.sender, chain, message_id=message_id, now=now, reply_to=frame.reply_to
         )
-        # Every open page shows the message before the bot reacts to it.
-        self.hub.broadcast({"type": "message", "now": now, "message": record})
+        # Every open page shows the message before the bot reacts to it; the sending page
+        # knows it by its ref, and lets go of the text it kept.
+        shown: dict[str, Any] = {"type": "message", "now": now, "message": record}
+        if frame.ref is not None:
+            shown["ref"] = frame.ref
+        self.hub.broadcast(shown)
         event = MessageEvent(
             platform=self.platform,
             self_id=self.self_id,
@@ -363,6 +376,36 @@ class SandboxAdapter(Adapter):
             conv = f"group:{event.group_id}" if event.group_id else f"private:{event.sender_id}"
             return conv, self.state.conv_label(conv)
         return None, event.unified_msg_origin
+
+    def _chats_of(self, session: SessionController) -> list[dict[str, Any]]:
+        """The sandbox chats ``session`` listens in, read from its keys (not its opening event).
+
+        A login opened in Group 1 with ``friend=True`` listens in the user's private chat only;
+        a member session also in their private chat; a reply session in the chats of the
+        messages it follows. A key of another platform or shape names no chat here.
+        """
+        chats: dict[str | None, str] = {}
+        for text in (session.key, *(session.extra_keys or ())):
+            try:
+                key = SessionKey.decode(text)
+            except ValueError:
+                continue
+            if key.platform != self.platform or key.bot != self.self_id:
+                continue
+            conv: str | None = None
+            if key.chat[:1] == "g":
+                conv = f"group:{key.chat[1:]}"
+            elif key.chat[:1] == "p":
+                conv = f"private:{key.chat[1:]}"
+            elif key.topic and (record := self.state.get(key.topic)) is not None:
+                conv = record["conv"]  # a reply key: the chat of the message it follows
+            elif not key.chat and key.sender:
+                name = self.state.users.get(key.sender, key.sender)
+                chats.setdefault(None, f"{name}, in every chat")
+                continue
+            if conv is not None and conv not in chats:
+                chats[conv] = self.state.conv_label(conv)
+        return [{"conv": conv, "label": label} for conv, label in chats.items()]
 
     def _log_entry(self, direction: str, text: str) -> None:
         now = self._loop.time() if self._loop is not None else 0.0
@@ -395,19 +438,28 @@ class SandboxAdapter(Adapter):
         try:
             if self._inspector is not None:
                 row = self._inspector.opened(session)
+                chats = ", ".join(c["label"] for c in self._chats_of(session)) or row["where"]
                 self._log_entry(
-                    "session", f"opened {row['plugin']} · {row['filter']} in {row['where']}"
+                    "session",
+                    f"opened {row['plugin']} · {row['filter']} in {row['where']}"
+                    + (f", listening in {chats}" if chats != row["where"] else ""),
                 )
         except Exception:
             self._log.exception("sandbox could not show an opened session")
+
+    def _on_changed(self, session: SessionController) -> None:
+        try:
+            if self._inspector is not None:
+                self._inspector.changed(session)
+        except Exception:
+            self._log.exception("sandbox could not show a moved deadline")
 
     def _on_ended(self, session: SessionController) -> None:
         try:
             if self._inspector is not None:
                 row = self._inspector.ended(session)
-                self._log_entry(
-                    "session", f"ended {row['plugin']} in {row['where']}: {row['reason']}"
-                )
+                chats = ", ".join(c["label"] for c in row["chats"])
+                self._log_entry("session", f"ended {row['plugin']} in {chats}: {row['reason']}")
         except Exception:
             self._log.exception("sandbox could not show an ended session")
 
@@ -424,7 +476,7 @@ class SandboxAdapter(Adapter):
             "sessions": inspector.rows() if inspector is not None else [],
             "ended": inspector.recently_ended() if inspector is not None else [],
             "log": list(self.state.log),
-            "limits": {"text": p.MAX_TEXT, "parts": p.MAX_PARTS},
+            "limits": {"text": p.MAX_TEXT, "parts": p.MAX_PARTS, "frame": p.MAX_FRAME_BYTES},
         }
 
 

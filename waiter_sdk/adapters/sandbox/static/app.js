@@ -30,23 +30,30 @@
     return node;
   }
 
-  const storage = {
-    get(key, fallback) {
-      try {
-        const raw = localStorage.getItem("waiter-sandbox:" + key);
-        return raw === null ? fallback : JSON.parse(raw);
-      } catch (_) {
-        return fallback;
-      }
-    },
-    set(key, value) {
-      try {
-        localStorage.setItem("waiter-sandbox:" + key, JSON.stringify(value));
-      } catch (_) {
-        // Private browsing or a full quota: the page works without remembering.
-      }
-    },
-  };
+  // Remembered settings. `storage` is shared by every tab of the browser (the log pane folded
+  // or not); `tabStorage` is this tab's own (who is typing, which chat is open), so that Alice
+  // in one tab and Bob in another stay who they are across reloads.
+  function keeper(area) {
+    return {
+      get(key, fallback) {
+        try {
+          const raw = window[area].getItem("waiter-sandbox:" + key);
+          return raw === null ? fallback : JSON.parse(raw);
+        } catch (_) {
+          return fallback;
+        }
+      },
+      set(key, value) {
+        try {
+          window[area].setItem("waiter-sandbox:" + key, JSON.stringify(value));
+        } catch (_) {
+          // Private browsing or a full quota: the page works without remembering.
+        }
+      },
+    };
+  }
+  const storage = keeper("localStorage");
+  const tabStorage = keeper("sessionStorage");
 
   function pad(n) {
     return String(n).padStart(2, "0");
@@ -92,8 +99,11 @@
     log: [],
     unread: new Map(),
     notes: new Map(), // conv -> a system line shown above its messages
-    current: storage.get("conv", "group:g1"),
-    me: storage.get("me", "alice"),
+    current: tabStorage.get("conv", "group:g1"),
+    // ?as=bob opens this tab as Bob (checked against the users once the snapshot is in).
+    me: params.get("as") || tabStorage.get("me", "alice"),
+    limits: { text: 4000, parts: 32, frame: 65536 },
+    pending: new Map(), // ref -> what was sent, put back in the box if the server refuses it
     replyTo: null,
     images: [],
     connected: false,
@@ -213,7 +223,7 @@
   function selectConv(conv) {
     if (!convExists(conv)) return;
     S.current = conv;
-    storage.set("conv", conv);
+    tabStorage.set("conv", conv);
     S.unread.delete(conv);
     const [kind, id] = splitConv(conv);
     // Only its own user types in a private chat, so opening one switches who is typing.
@@ -227,7 +237,7 @@
   function setMe(id, followPrivate) {
     if (!S.users.some((u) => u.id === id)) return;
     S.me = id;
-    storage.set("me", id);
+    tabStorage.set("me", id);
     renderUsers();
     if (followPrivate && splitConv(S.current)[0] === "private") {
       selectConv("private:" + id);
@@ -451,6 +461,58 @@
     return parts;
   }
 
+  // Characters as the server counts them (code points: an emoji is one, not two).
+  function charCount(text) {
+    let n = 0;
+    for (const _ of text) n += 1;
+    return n;
+  }
+
+  function thousands(n) {
+    return n.toLocaleString("en-US");
+  }
+
+  // The counter shows once a message nears the limit, and says so plainly once it is over.
+  function updateCounter() {
+    const counter = $("#counter");
+    const limit = S.limits.text;
+    const n = charCount($("#text").value);
+    counter.hidden = n < limit * 0.8;
+    counter.textContent = thousands(n) + " / " + thousands(limit);
+    counter.classList.toggle("over", n > limit);
+    counter.title = n > limit ? "Too long to send: " + thousands(n - limit) + " characters over" : "";
+  }
+
+  // Why a message cannot be sent, in a sentence; null when it can.
+  function tooBig(text, frame) {
+    const n = charCount(text);
+    const limit = S.limits.text;
+    if (n > limit) {
+      return (
+        "This message has " + thousands(n) + " characters; the limit is " + thousands(limit) +
+        ". Shorten it and send it again (your text is still in the box)."
+      );
+    }
+    if (frame.parts.length > S.limits.parts) {
+      return (
+        "This message has " + frame.parts.length + " parts (text, mentions, images); the limit is " +
+        S.limits.parts + ". Remove some and send it again."
+      );
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(frame)).length;
+    if (bytes > S.limits.frame) {
+      return (
+        "This message is too big to send (" + Math.ceil(bytes / 1024) + " KB; the limit is " +
+        Math.floor(S.limits.frame / 1024) + " KB). Shorten it and send it again."
+      );
+    }
+    return null;
+  }
+
+  // Refs name this tab's sends; the server echoes them to every tab, so they differ per tab.
+  const tabRef = Math.random().toString(36).slice(2, 10);
+  let refs = 0;
+
   function submit(event) {
     event.preventDefault();
     const input = $("#text");
@@ -462,15 +524,51 @@
     const parts = text.trim() ? buildParts(text) : [];
     for (const url of S.images) parts.push({ type: "image", url });
     if (!parts.length) return;
-    const frame = { type: "send", conv: S.current, sender: senderFor(S.current), parts };
+    refs += 1;
+    const ref = tabRef + "-" + refs;
+    const frame = { type: "send", conv: S.current, sender: senderFor(S.current), parts, ref };
     if (S.replyTo) frame.reply_to = S.replyTo.id;
+    const problem = tooBig(text, frame);
+    if (problem) {
+      composerError(problem);
+      input.focus();
+      return; // nothing sent, nothing cleared
+    }
     if (send(frame)) {
+      // Kept until the server takes it: a refusal puts the text back in the box.
+      S.pending.set(ref, { text, images: S.images.slice(), replyTo: S.replyTo, conv: S.current });
       input.value = "";
       S.images = [];
       renderAttachments();
       clearReply();
       closeMenus();
+      updateCounter();
+      composerError(null);
     }
+  }
+
+  // Why the text in the box was not sent, shown above the box (a toast would cover it).
+  function composerError(text) {
+    const node = $("#composer-error");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  // The server refused what this tab sent as `ref`: put it back where it was typed.
+  function restorePending(ref) {
+    const held = S.pending.get(ref);
+    if (!held) return;
+    S.pending.delete(ref);
+    if (held.conv !== S.current) return;
+    const input = $("#text");
+    if (!input.value) input.value = held.text;
+    if (!S.images.length) {
+      S.images = held.images;
+      renderAttachments();
+    }
+    if (held.replyTo && !S.replyTo && S.byId.has(held.replyTo.id)) setReply(held.replyTo);
+    updateCounter();
+    input.focus();
   }
 
   function closeMenus() {
@@ -539,15 +637,40 @@
     return Math.max(0, session.remaining - (performance.now() - session.at) / 1000);
   }
 
+  // A chat name that opens the chat when clicked (plain text for a chat the page cannot open).
+  function chatLink(conv, label, testid) {
+    if (!conv) return h("span", { testid }, label || "");
+    return h("a", {
+      class: "where",
+      href: "#",
+      text: label,
+      title: "Open this conversation",
+      testid,
+      "data-conv": conv,
+      onclick: (event) => {
+        event.preventDefault();
+        selectConv(conv);
+      },
+    });
+  }
+
   function sessionNode(row, ended) {
-    const where = row.conv
-      ? h("span", {
-          class: "where",
-          text: row.where,
-          title: "Open this conversation",
-          onclick: () => selectConv(row.conv),
-        })
-      : h("span", {}, row.where || "");
+    // Where the session listens (from its keys), which may not be where it was opened: a
+    // login started in Group 1 listens in the user's private chat only.
+    const chats = row.chats && row.chats.length ? row.chats : [{ conv: row.conv, label: row.where }];
+    const listens = h("div", { testid: "session-chats" }, "listens in ");
+    chats.forEach((chat, index) => {
+      if (index) listens.append(", ");
+      listens.append(chatLink(chat.conv, chat.label, "session-chat"));
+    });
+    const opened = h(
+      "div",
+      { class: "opened", testid: "session-opened" },
+      "opened",
+      row.opened_by ? " by " + row.opened_by : "",
+      row.where ? " in " : "",
+      row.where ? chatLink(row.conv, row.where, "session-opened-in") : null,
+    );
     const node = h(
       "li",
       { class: "session" + (ended ? " ended" : ""), testid: "session-card", "data-key": row.key },
@@ -558,7 +681,8 @@
         h("span", { class: "pill", testid: "session-filter" }, row.filter),
         !ended && row.busy ? h("span", { class: "pill busy" }, "busy") : null,
       ),
-      h("div", {}, where, row.opened_by ? " · opened by " + row.opened_by : ""),
+      listens,
+      opened,
       h("code", { class: "key", testid: "session-key" }, row.key),
     );
     if (ended) {
@@ -576,9 +700,11 @@
     node.dataset.state = "open";
     const countdown = h("span", { class: "countdown", testid: "session-countdown" });
     const bar = h("span");
+    const barBox = h("div", { class: "bar", testid: "session-bar" }, bar);
+    const label = h("span", { testid: "session-deadline-label" });
     node.append(
-      h("div", {}, "deadline in ", countdown),
-      h("div", { class: "bar" }, bar),
+      h("div", { testid: "session-deadline" }, label, countdown),
+      barBox,
       h(
         "div",
         { class: "session-foot" },
@@ -593,6 +719,8 @@
     );
     row.countdown = countdown;
     row.bar = bar;
+    row.barBox = barBox;
+    row.label = label;
     tickSession(row);
     return node;
   }
@@ -600,12 +728,18 @@
   function tickSession(row) {
     const left = leftOf(row);
     if (left === null) {
-      row.countdown.textContent = "none: waiting for its handler";
-      row.bar.style.width = "100%";
+      // No deadline can fire: a botoy session between two questions, its handler at work.
+      row.label.textContent = "no deadline: ";
+      row.countdown.textContent = "waiting for the handler";
+      row.barBox.hidden = true;
       return;
     }
+    row.label.textContent = "deadline in ";
     row.countdown.textContent = left.toFixed(1) + " s";
-    const span = Math.max(0.001, row.deadline - row.opened_at);
+    row.barBox.hidden = false;
+    // The bar is the current wait (a botoy question, the time since the last keep), not the
+    // session's whole life.
+    const span = Math.max(0.001, row.span || row.remaining || 0.001);
     row.bar.style.width = Math.min(100, (left / span) * 100).toFixed(1) + "%";
   }
 
@@ -700,7 +834,14 @@
     S.ended = [];
     setSessions(frame.sessions);
     for (const row of frame.ended) sessionEnded(row, row.age);
-    if (!S.users.some((u) => u.id === S.me) && S.users.length) S.me = S.users[0].id;
+    if (!S.users.some((u) => u.id === S.me) && S.users.length) {
+      // ?as= may name a user by display name too ("?as=Bob").
+      const named = S.users.find((u) => u.name.toLowerCase() === String(S.me).toLowerCase());
+      S.me = named ? named.id : S.users[0].id;
+    }
+    tabStorage.set("me", S.me);
+    if (frame.limits) S.limits = { ...S.limits, ...frame.limits };
+    if (params.get("as") && splitConv(S.current)[0] === "private") S.current = "private:" + S.me;
     if (!convExists(S.current)) S.current = S.groups.length ? "group:" + S.groups[0].id : "private:" + S.me;
     if (S.replyTo && !S.byId.has(S.replyTo.id)) clearReply();
     renderUsers();
@@ -715,6 +856,7 @@
         applySnapshot(frame);
         break;
       case "message":
+        if (frame.ref) S.pending.delete(frame.ref);
         addMessage(frame.message, frame.now);
         break;
       case "users":
@@ -738,7 +880,12 @@
         addLog(frame.entry, frame.now, true);
         break;
       case "error":
-        toast(frame.message);
+        if (frame.ref) {
+          restorePending(frame.ref);
+          composerError(frame.message);
+        } else {
+          toast(frame.message);
+        }
         break;
       default:
         break; // a newer server may send more; an older page ignores it
@@ -791,8 +938,13 @@
       }
       handle(frame);
     });
-    sock.addEventListener("close", () => {
+    sock.addEventListener("close", (event) => {
       if (socket !== sock) return;
+      if (event.code === 1009) {
+        // The server refused a frame over its hard limit: say so, and give the text back.
+        toast("The server closed the connection: something sent was too big. Reconnecting.");
+      }
+      for (const ref of [...S.pending.keys()]) restorePending(ref);
       socket = null;
       S.connected = false;
       updateComposer();
@@ -836,6 +988,7 @@
         attachImage();
       }
     });
+    $("#text").addEventListener("input", updateCounter);
     $("#text").addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         clearReply();
