@@ -107,7 +107,13 @@ class SessionBusyError(SessionError):
 
 
 class SessionClosedError(SessionError):
-    """The session was ended from outside: replaced, closed by the app, or shut down."""
+    """The session was ended from outside: replaced, closed by the app, or shut down.
+
+    ``reason`` is its end reason when the session layer raised it (``"replaced"``,
+    ``"shutdown"``, ``"reloaded"``, ``"cancelled"``...), so a plugin can tell its user why.
+    """
+
+    reason: str | None = None
 
 
 class QueueCancelledError(SessionClosedError):

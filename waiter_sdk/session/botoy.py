@@ -644,7 +644,9 @@ class BotoySession:
     def _check_open(self) -> None:
         controller = self._controller
         if controller.reason is not None:
-            raise SessionClosedError(f"session {controller.key} has ended ({controller.reason})")
+            closed = SessionClosedError(f"session {controller.key} has ended ({controller.reason})")
+            closed.reason = controller.reason
+            raise closed
 
     @staticmethod
     def _check_timeout(value: object) -> float:

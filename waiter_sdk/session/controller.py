@@ -45,13 +45,15 @@ if TYPE_CHECKING:
 
 __all__ = ["BusyPolicy", "EndReason", "RunState", "Runner", "SessionController", "WaiterCall"]
 
-EndReason = Literal["stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown"]
+EndReason = Literal[
+    "stopped", "exhausted", "timeout", "cancelled", "replaced", "error", "shutdown", "reloaded"
+]
 # A coroutine function: the runner steps the coroutine itself (see Runner).
 WaiterCall = Callable[["SessionController", MessageEvent], Coroutine[Any, Any, object]]
 BusyPolicy = Literal["queue", "drop"]
 
 # Ends decided from outside the waiter: its running call is cancelled and may send nothing more.
-_INTERRUPTING = frozenset({"timeout", "cancelled", "replaced", "shutdown"})
+_INTERRUPTING = frozenset({"timeout", "cancelled", "replaced", "shutdown", "reloaded"})
 
 
 class RunState(enum.Enum):
@@ -440,8 +442,10 @@ class SessionController:
                 future.set_exception(error)
             elif reason == "timeout":
                 future.set_exception(SessionTimeoutError(f"session {self.key} timed out"))
-            elif reason in ("replaced", "shutdown"):
-                future.set_exception(SessionClosedError(f"session {self.key} was {reason}"))
+            elif reason in ("replaced", "shutdown", "reloaded"):
+                closed = SessionClosedError(f"session {self.key} was {reason}")
+                closed.reason = reason
+                future.set_exception(closed)
             else:
                 future.set_result(None)
             if not future.cancelled():

@@ -5,6 +5,7 @@ Usage::
     for info in app.sessions:
         print(info.key, info.plugin, info.deadline - info.opened_at)
     await app.sessions.close(key)     # the opener's call returns as after stop()
+    await app.sessions.expire(key)    # its deadline fires now: the opener gets TimeoutError
 """
 
 from __future__ import annotations
@@ -90,5 +91,20 @@ class Sessions:
         if session is None:
             return False
         self._registry.cancel(session)
+        await asyncio.sleep(0)  # let the opener and the cancelled call observe it
+        return True
+
+    async def expire(self, key: str) -> bool:
+        """Fire the deadline of the session holding ``key`` now, as if it had come due.
+
+        Usage: ``await app.sessions.expire(key)``, to try a plugin's timeout path without
+        waiting for it. The opener of a ``session_waiter`` raises ``SessionTimeoutError``
+        (reason ``"timeout"``); a botoy getter that waits returns ``(None, None)``, or its
+        ``must_text`` ends the session with the finish info. ``False`` if no session holds
+        ``key`` or it has no deadline right now (a botoy session between two questions).
+        """
+        session = self._registry.get(key)
+        if session is None or not self._registry.expire(session):
+            return False
         await asyncio.sleep(0)  # let the opener and the cancelled call observe it
         return True

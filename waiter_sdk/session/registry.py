@@ -29,7 +29,7 @@ from loguru import logger
 from .._tasks import TaskSet
 from ..events import MessageEvent
 from ..exceptions import SessionBusyError
-from .controller import Runner, SessionController
+from .controller import EndReason, Runner, SessionController
 from .filters import ReplySessionFilter, SessionFilter
 
 if TYPE_CHECKING:
@@ -213,6 +213,28 @@ class SessionRegistry:
     def cancel(self, session: SessionController) -> None:
         """End ``session`` as cancelled (an exit word, ``app.sessions.close``)."""
         session._end("cancelled")
+
+    def expire(self, session: SessionController) -> bool:
+        """Fire ``session``'s deadline now, as its timer would (``app.sessions.expire``).
+
+        The same path as a real deadline: a waiter session ends as ``"timeout"`` (its opener
+        raises ``SessionTimeoutError``), a botoy getter's wait ends as on its timeout. False if
+        the session has no deadline to fire (a botoy session between two questions).
+        """
+        if session.reason is not None or math.isinf(session.deadline):
+            return False
+        self._disarm(session)
+        session._on_deadline(session.deadline)
+        return True
+
+    def end_all(self, plugin: str, reason: EndReason) -> int:
+        """End every open session of ``plugin`` with ``reason`` (a reload); how many ended."""
+        ended = 0
+        for session in list(self._open.values()):
+            if session.plugin == plugin and session.reason is None:
+                session._end(reason)
+                ended += 1
+        return ended
 
     def shutdown(self) -> list[asyncio.Task[Any]]:
         """End every open session (the app stops): their openers raise SessionClosedError.
