@@ -1,6 +1,7 @@
 """echo: the smallest plugin, a command and a one-question session.
 
 Usage: ``/echo hello`` repeats "hello"; ``/echo`` alone asks what to repeat and waits 30 s.
+A question closed from outside (an exit word, the sandbox's Close, the bot stopping) says so.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from waiter_sdk import (
     MessageEvent,
     MessageEventResult,
     Plugin,
+    SessionClosedError,
     SessionController,
     command,
     session_waiter,
 )
+
+# Why a session was closed from outside, in words for the player.
+CLOSED_BECAUSE = {"shutdown": "the bot is stopping", "reloaded": "the plugin was reloaded"}
 
 
 class Echo(Plugin):
@@ -29,12 +34,22 @@ class Echo(Plugin):
             return
         yield event.plain_result("What should I repeat?")
 
+        repeated = False
+
         @session_waiter(timeout=30)
         async def repeat(controller: SessionController, reply: MessageEvent) -> None:
+            nonlocal repeated
             await reply.send(reply.message_str)
+            repeated = True
             controller.stop()
 
         try:
             await repeat(event)
         except TimeoutError:
             yield event.plain_result("Nothing to repeat, then.")
+        except SessionClosedError as closed:
+            why = CLOSED_BECAUSE.get(closed.reason or "", "it was closed")
+            yield event.plain_result(f"Nothing repeated: {why}.")
+        else:
+            if not repeated:  # it returned without an answer: closed from outside
+                yield event.plain_result("Echo closed before you said anything.")

@@ -6,6 +6,7 @@ Usage::
     50             → "50 is too high. 6 tries left."
     25             → "🎉 25 is right! You got it in 2 tries."
     q              (or 退出) give up: the bot tells the number
+    /guess-best    mid-game: commands go on to the plugins, they are not guesses
     /guess-best    (or /best) your best game, and how many you played and won
 
 It is the plain ``session_waiter`` style with the default ``SenderSessionFilter``: each player
@@ -15,8 +16,12 @@ without answering each other's game, and Alice's game in a group is not her game
 * Every valid guess calls ``controller.keep(guess_timeout, reset_timeout=True)``: the player
   gets ``guess_timeout`` seconds from their last guess, however long the game has run. Messages
   that are not guesses (text, numbers out of range) get a hint and do not move the deadline.
+* A message that starts with ``/`` is a command, not a guess: ``controller.pass_on`` hands it to
+  the plugins (``/help`` mid-game answers), and the game goes on.
 * The game ends with ``controller.stop()`` on a win, a loss (no tries left) or ``q``; on
   timeout the opener's ``await`` raises ``TimeoutError`` and the handler says what the number was.
+  Closed from outside (an exit word, the sandbox's Close, the bot stopping or reloading), the
+  player is told so, with the number.
 
 Each player's record is kept across restarts (``user_fields = GuessRecord``): games played,
 counted when one starts (and flushed at once, so ``/guess-best`` from another chat shows it
@@ -40,6 +45,7 @@ from waiter_sdk import (
     MessageEventResult,
     Plugin,
     SessionBusyError,
+    SessionClosedError,
     SessionController,
     command,
     session_waiter,
@@ -50,6 +56,8 @@ from waiter_sdk.storage import Counter, Fields
 __all__ = ["GuessNumber", "GuessRecord"]
 
 QUIT_WORDS = frozenset({"q", "quit", "退出"})
+# Why a session was closed from outside, in words for the player.
+CLOSED_BECAUSE = {"shutdown": "the bot is stopping", "reloaded": "the plugin was reloaded"}
 
 
 def _tries(n: int) -> str:
@@ -92,13 +100,18 @@ class GuessNumber(Plugin):
         secret = self.secret()
         low, high, max_tries, timeout = self.low, self.high, self.max_tries, self.guess_timeout
         tries = 0
+        over = False  # the game ended itself (win, loss, q); otherwise it was closed
 
         @session_waiter(timeout=timeout)
         async def guess(controller: SessionController, message: MessageEvent) -> None:
-            nonlocal tries
+            nonlocal tries, over
             text = message.message_str.strip()
+            if text.startswith("/"):
+                controller.pass_on(message)  # a command mid-game, not a guess
+                return
             if text.casefold() in QUIT_WORDS:
                 await message.send(f"You gave up. The number was {secret}.")
+                over = True
                 controller.stop()
                 return
             try:
@@ -114,6 +127,7 @@ class GuessNumber(Plugin):
             if number == secret:
                 best = await self._won(message, tries)
                 await message.send(f"🎉 {number} is right! You got it in {_tries(tries)}.{best}")
+                over = True
                 controller.stop()
                 return
             direction = "low" if number < secret else "high"
@@ -123,6 +137,7 @@ class GuessNumber(Plugin):
                     f"✗ {number} is too {direction}, and that was your last try. "
                     f"The number was {secret}."
                 )
+                over = True
                 controller.stop()
                 return
             await message.send(f"{number} is too {direction}. {_tries(left)} left.")
@@ -138,6 +153,12 @@ class GuessNumber(Plugin):
             yield event.plain_result("Finish what you are doing first, then try again.")
         except TimeoutError:
             yield event.plain_result(f"⏰ Time's up! The number was {secret}.")
+        except SessionClosedError as closed:
+            why = CLOSED_BECAUSE.get(closed.reason or "", "the game was closed")
+            yield event.plain_result(f"Game over: {why}. The number was {secret}.")
+        else:
+            if not over:  # ended from outside: an exit word, the sandbox's Close
+                yield event.plain_result(f"Your game was closed. The number was {secret}.")
 
     @command("guess-best", aliases=["best"])
     async def best(self, event: MessageEvent) -> AsyncIterator[MessageEventResult]:

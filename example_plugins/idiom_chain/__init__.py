@@ -210,9 +210,14 @@ class IdiomChain(Plugin):
                 await play(event, session_filter=_FILTER)
             except TimeoutError:
                 ending = f"⏰ Time's up: no new idiom for {idle:g} s. {game.summary()}"
-            except SessionClosedError:
-                # The bot is stopping: the game ends here, and its points are kept all the same.
-                ending = f"Game over: the bot is stopping. {game.summary()}"
+            except SessionClosedError as closed:
+                # The bot is stopping or reloading: the game ends here, its points are kept.
+                why = (
+                    "the plugin was reloaded"
+                    if closed.reason == "reloaded"
+                    else "the bot is stopping"
+                )
+                ending = f"Game over: {why}. {game.summary()}"
             else:
                 # game.ended is empty when the session was closed from outside (an exit word of
                 # the settings, the sandbox's Close button): the scores are still worth announcing.

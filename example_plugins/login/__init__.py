@@ -43,13 +43,22 @@ import os
 from collections.abc import Mapping
 from typing import ClassVar
 
-from waiter_sdk import MessageEvent, Plugin, SessionBusyError, command, start_session
+from waiter_sdk import (
+    MessageEvent,
+    Plugin,
+    SessionBusyError,
+    SessionClosedError,
+    command,
+    start_session,
+)
 from waiter_sdk.session.botoy import BotoySession
 
 __all__ = ["Login", "password_hash"]
 
 CANCEL_WORDS = frozenset({"cancel", "取消", "退出"})
 REDACTED = "******"
+# Why a session was closed from outside, in words for the player.
+CLOSED_BECAUSE = {"shutdown": "the bot is stopping", "reloaded": "the plugin was reloaded"}
 
 
 def password_hash(password: str, salt: bytes | None = None) -> tuple[bytes, bytes]:
@@ -121,6 +130,11 @@ class Login(Plugin):
         except _Cancelled:
             transcript.append("result: cancelled")
             ss.finish("Login cancelled.")
+        except SessionClosedError as closed:
+            # Ended from outside (an exit word, the sandbox's Close, the bot stopping).
+            why = CLOSED_BECAUSE.get(closed.reason or "", "it was closed")
+            transcript.append(f"result: closed ({closed.reason})")
+            await ss.send(f"Login stopped: {why}. Send /login to start again.")
 
     @command("login-history")
     async def history(self, event: MessageEvent) -> None:

@@ -18,6 +18,8 @@ It is written the botoy way, with ``start_session``: the handler reads the next 
 * **Ending.** ``ss.finish("🦜 Bye!")``, without ``await`` as in botoy, ends the session and the
   handler (it raises to unwind, and the SDK then sends its text). The message after that goes to
   the plugins as usual (botoy itself loses it).
+* Closed from outside (an exit word, the sandbox's Close, the bot stopping), ``must_text``
+  raises ``SessionClosedError``; the parrot says why it left.
 * The bot's own messages never reach the session, so a parrot cannot repeat itself in a loop.
 """
 
@@ -25,9 +27,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from waiter_sdk import MessageEvent, Plugin, command, start_session
+from waiter_sdk import MessageEvent, Plugin, SessionClosedError, command, start_session
 
 __all__ = ["Parrot"]
+
+# Why a session was closed from outside, in words for the player.
+CLOSED_BECAUSE = {"shutdown": "the bot is stopping", "reloaded": "the plugin was reloaded"}
 
 
 class Parrot(Plugin):
@@ -47,10 +52,15 @@ class Parrot(Plugin):
         ss.set_default_timeout(self.idle_timeout)
         ss.set_finish_info(f"🦜 {self.idle_timeout:g} s without a word: the parrot flew away.")
         await ss.send("🦜 Parrot on: I repeat what you say. Send q to stop.")
-        while True:
-            # must_text ends the session (and this handler) with the finish info on timeout.
-            text, message = await ss.must_text()
-            if text.strip() in self.stop_words:
-                ss.finish("🦜 Bye!")  # as in botoy: no await; it ends this handler
-            # The whole message, not only its text: images and faces are repeated too.
-            await message.send(message.message)
+        try:
+            while True:
+                # must_text ends the session (and this handler) with the finish info on timeout.
+                text, message = await ss.must_text()
+                if text.strip() in self.stop_words:
+                    ss.finish("🦜 Bye!")  # as in botoy: no await; it ends this handler
+                # The whole message, not only its text: images and faces are repeated too.
+                await message.send(message.message)
+        except SessionClosedError as closed:
+            # Ended from outside (an exit word, the sandbox's Close, the bot stopping).
+            why = CLOSED_BECAUSE.get(closed.reason or "", "the session was closed")
+            await ss.send(f"🦜 The parrot flew away: {why}.")

@@ -46,12 +46,17 @@ from waiter_sdk import (
     Plugin,
     Reply,
     ReplySessionFilter,
+    SessionClosedError,
     SessionController,
     command,
     session_waiter,
 )
 from waiter_sdk.exceptions import StorageError
 from waiter_sdk.storage import Counter, Fields
+
+# Why a session was closed from outside, in words for the player.
+CLOSED_BECAUSE = {"shutdown": "the bot is stopping", "reloaded": "the plugin was reloaded"}
+
 
 __all__ = ["QUESTIONS", "Question", "Quiz", "QuizStats"]
 
@@ -221,6 +226,8 @@ class Quiz(Plugin):
             f"❓ [{topic}] {question.text}\nQuote this message to answer; anyone may."
         )
 
+        solved: list[str] = []  # who answered right; empty if the question was closed
+
         @session_waiter(timeout=self.answer_timeout)
         async def check(controller: SessionController, answer: MessageEvent) -> None:
             given = answer.message_str.strip()
@@ -229,6 +236,7 @@ class Quiz(Plugin):
             await self._count(answer, right)
             if right:
                 await answer.send([Reply(answer.message_id), Plain(f"✓ Right, {who}: {shown}!")])
+                solved.append(who)
                 controller.stop()
             else:
                 # This reply is the session's too: quoting it is another way to try again.
@@ -240,3 +248,9 @@ class Quiz(Plugin):
             await check(event, session_filter=ReplySessionFilter([asked]))
         except TimeoutError:
             await event.send([Reply(asked), Plain(f"⏰ Time's up! The answer was {shown}.")])
+        except SessionClosedError as closed:
+            why = CLOSED_BECAUSE.get(closed.reason or "", "the question was closed")
+            await event.send([Reply(asked), Plain(f"Question closed: {why}. It was {shown}.")])
+        else:
+            if not solved:  # ended from outside: an exit word, the sandbox's Close
+                await event.send([Reply(asked), Plain(f"Question closed. The answer was {shown}.")])
