@@ -357,10 +357,10 @@ async def test_users_and_groups_can_be_added_renamed_and_restored(
     page = await sb.page()
     await page.send({"type": "add_user", "name": "Dave Smith"})
     users = (await page.expect("users"))["users"]
-    assert users[-1] == {"id": "davesmith", "name": "Dave Smith"}
+    assert users[-1] == {"id": "davesmith", "name": "Dave Smith", "role": "member"}
     await page.send({"type": "rename_user", "user_id": "bob", "name": "Robert"})
     users = (await page.expect("users"))["users"]
-    assert {"id": "bob", "name": "Robert"} in users
+    assert {"id": "bob", "name": "Robert", "role": "member"} in users
     await page.send({"type": "add_group", "name": "Night owls"})
     assert (await page.expect("groups"))["groups"][-1] == {"id": "g2", "name": "Night owls"}
 
@@ -375,7 +375,7 @@ async def test_users_and_groups_can_be_added_renamed_and_restored(
         }
     )
     users = (await page.expect("users"))["users"]
-    assert {"id": "erin", "name": "Erin"} in users
+    assert {"id": "erin", "name": "Erin", "role": "member"} in users
     assert all(u["id"] != "zed" for u in users)  # its name is taken now: skipped, not an error
     assert {"id": "g7", "name": "Old"} in (await page.expect("groups"))["groups"]
 

@@ -42,6 +42,7 @@ from ...session.keys import SessionKey
 from ..base import Adapter
 from ..limits import body_limit
 from . import protocol as p
+from .commands import command_rows
 from .hub import Client, Hub
 from .inspector import Inspector
 from .security import check_bind, check_request, token_of
@@ -93,6 +94,9 @@ class SandboxAdapter(Adapter):
         self._unlisten: list[Callable[[], None]] = []
         self._assets: dict[str, bytes] = {}
         self._port = self.settings.port
+        # Sessions this sandbox was asked to end ("Close", "Expire now"): their chats get a
+        # system line saying so when they end.
+        self._asked: dict[str, str] = {}
         self._log = logger.bind(adapter="sandbox")
         # A fresh value per adapter lets a reconnecting page tell that the server restarted.
         self.instance = secrets.token_hex(8)
@@ -145,6 +149,7 @@ class SandboxAdapter(Adapter):
             app.listen("session_opened", self._on_opened),
             app.listen("session_changed", self._on_changed),
             app.listen("session_ended", self._on_ended),
+            app.listen("plugins_changed", self._on_plugins_changed),
         ]
         self._tasks.spawn(self._inspector.watch(), name="sandbox-inspector")
 
@@ -292,14 +297,30 @@ class SandboxAdapter(Adapter):
         elif isinstance(frame, p.AddGroup):
             state.add_group(frame.name, frame.group_id)
             hub.broadcast({"type": "groups", "groups": state.group_list()})
+        elif isinstance(frame, p.SetRole):
+            state.set_role(frame.user_id, frame.role)
+            hub.broadcast({"type": "users", "users": state.user_list()})
         elif isinstance(frame, p.Restore):
             state.restore(
-                [(u.id, u.name) for u in frame.users], [(g.id, g.name) for g in frame.groups]
+                [(u.id, u.name) for u in frame.users],
+                [(g.id, g.name) for g in frame.groups],
+                {u.id: u.role for u in frame.users if u.role is not None},
             )
             hub.broadcast({"type": "users", "users": state.user_list()})
             hub.broadcast({"type": "groups", "groups": state.group_list()})
-        elif self._app is None or not await self._app.sessions.close(frame.key):
-            raise ValueError(f"no open session has the key {frame.key!r}")
+        elif isinstance(frame, p.ExpireSession):
+            # Kept until the session ends: a botoy getter ends it a moment after its wait.
+            self._asked[frame.key] = "expire"
+            if self._app is None or not await self._app.sessions.expire(frame.key):
+                self._asked.pop(frame.key, None)
+                raise ValueError(
+                    f"no open session with the key {frame.key!r} has a deadline to expire"
+                )
+        else:
+            self._asked[frame.key] = "close"
+            if self._app is None or not await self._app.sessions.close(frame.key):
+                self._asked.pop(frame.key, None)
+                raise ValueError(f"no open session has the key {frame.key!r}")
 
     def _user_message(self, frame: p.SendMessage) -> None:
         state, app, loop = self.state, self._app, self._loop
@@ -353,7 +374,7 @@ class SandboxAdapter(Adapter):
             message_id=message_id,
             sender_id=frame.sender,
             sender_name=state.users[frame.sender],
-            sender_role="member" if kind == "group" else None,
+            sender_role=state.roles.get(frame.sender, "member") if kind == "group" else None,
             group_id=ident if kind == "group" else None,
             reply_to=frame.reply_to,
             to_me=to_me,
@@ -409,14 +430,21 @@ class SandboxAdapter(Adapter):
 
     def _log_entry(self, direction: str, text: str) -> None:
         now = self._loop.time() if self._loop is not None else 0.0
-        entry = self.state.add_log({"t": now, "dir": direction, "text": text[:300]})
+        # Long lines go whole (up to a bound) and the page folds them; it used to cut at 300.
+        if len(text) > _LOG_TEXT:
+            text = text[: _LOG_TEXT - 1] + "…"
+        entry = self.state.add_log({"t": now, "dir": direction, "text": text})
         self.hub.broadcast({"type": "log", "now": now, "entry": entry})
 
     def _on_incoming(self, event: Event) -> None:
         try:
             if isinstance(event, MessageEvent):
                 who = event.sender_name or event.sender_id
-                self._log_entry("in", f"{self._where(event)[1]} · {who}: {event.message_str}")
+                role = (
+                    f" ({event.sender_role})" if event.sender_role not in (None, "member") else ""
+                )
+                said = _summary(event.message)
+                self._log_entry("in", f"{self._where(event)[1]} · {who}{role}: {said}")
             else:
                 kind = getattr(event, "type", "")
                 self._log_entry("in", f"{event.kind} {kind} ({event.platform})")
@@ -460,8 +488,29 @@ class SandboxAdapter(Adapter):
                 row = self._inspector.ended(session)
                 chats = ", ".join(c["label"] for c in row["chats"])
                 self._log_entry("session", f"ended {row['plugin']} in {chats}: {row['reason']}")
+                asked = self._asked.pop(session.key, None)
+                line = _system_text(row["plugin"], row["reason"], asked)
+                if line is not None:
+                    for chat in row["chats"]:
+                        if chat["conv"] is not None:
+                            self._system_line(chat["conv"], line)
         except Exception:
             self._log.exception("sandbox could not show an ended session")
+
+    def _system_line(self, conv: str, text: str) -> None:
+        if self._loop is None or not self.state.conv_exists(conv):
+            return
+        now = self._loop.time()
+        record = self.state.system_line(conv, text, message_id=self.state.next_id(), now=now)
+        self.hub.broadcast({"type": "message", "now": now, "message": record})
+
+    def _on_plugins_changed(self) -> None:
+        try:
+            if self._app is not None:
+                self.hub.broadcast({"type": "commands", "commands": command_rows(self._app)})
+                self._log_entry("session", "plugins reloaded")
+        except Exception:
+            self._log.exception("sandbox could not show reloaded plugins")
 
     def _snapshot(self) -> dict[str, Any]:
         inspector = self._inspector
@@ -476,8 +525,27 @@ class SandboxAdapter(Adapter):
             "sessions": inspector.rows() if inspector is not None else [],
             "ended": inspector.recently_ended() if inspector is not None else [],
             "log": list(self.state.log),
+            "commands": command_rows(self._app) if self._app is not None else [],
             "limits": {"text": p.MAX_TEXT, "parts": p.MAX_PARTS, "frame": p.MAX_FRAME_BYTES},
         }
+
+
+_LOG_TEXT = 2000
+
+# What a chat is told when a session ends in a way its players did not cause themselves.
+_ENDINGS = {
+    "shutdown": "Session {plugin} ended: the bot is stopping.",
+    "reloaded": "Session {plugin} ended: its plugin was reloaded.",
+}
+
+
+def _system_text(plugin: str, reason: str, asked: str | None) -> str | None:
+    if asked == "close" and reason == "cancelled":
+        return f"Session {plugin} was closed from the session inspector."
+    if asked == "expire" and reason == "timeout":
+        return f"Session {plugin} expired: “Expire now” fired its deadline."
+    ending = _ENDINGS.get(reason)
+    return ending.format(plugin=plugin) if ending is not None else None
 
 
 def _conv_of(target: Target) -> str:
@@ -487,5 +555,17 @@ def _conv_of(target: Target) -> str:
 
 
 def _summary(chain: MessageChain) -> str:
-    extras = [c.type for c in chain if not isinstance(c, Plain)]
-    return chain.plain_text + (f" [{', '.join(extras)}]" if extras else "")
+    """The chain as the log shows it: text, mentions as "@name", other parts in brackets."""
+    pieces: list[str] = []
+    for component in chain:
+        if isinstance(component, Plain):
+            pieces.append(component.content)
+        elif isinstance(component, At):
+            pieces.append(f"@{component.name or component.user_id}")
+        elif isinstance(component, AtAll):
+            pieces.append("@all")
+        elif isinstance(component, Reply):
+            pieces.append(f"[reply #{component.message_id}] ")
+        else:
+            pieces.append(f"[{component.type}]")
+    return "".join(pieces)

@@ -31,12 +31,15 @@ __all__ = [
     "AtPart",
     "ClientFrame",
     "CloseSession",
+    "ExpireSession",
     "FrameError",
     "ImagePart",
     "Named",
     "RenameUser",
     "Restore",
+    "Role",
     "SendMessage",
+    "SetRole",
     "TextPart",
     "parse_frame",
     "ref_of",
@@ -51,6 +54,8 @@ MAX_PARTS = 32
 
 # Ids end up in conversation keys and session keys; a short plain alphabet keeps them readable.
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+# A user's role in the sandbox's groups: what a group message's ``sender_role`` says.
+Role = Literal["member", "admin", "owner"]
 ConvKey = Annotated[str, Field(pattern=r"^(group|private):[A-Za-z0-9_-]{1,32}$")]
 
 
@@ -146,9 +151,25 @@ class CloseSession(_Frame):
     key: str = Field(min_length=1, max_length=512)
 
 
+class ExpireSession(_Frame):
+    """ "Expire now": the session's deadline fires at once, as a real one would."""
+
+    type: Literal["expire_session"]
+    key: str = Field(min_length=1, max_length=512)
+
+
+class SetRole(_Frame):
+    """The role a user has in every group of the sandbox, to try permission checks."""
+
+    type: Literal["set_role"]
+    user_id: Id
+    role: Role
+
+
 class Named(_Frame):
     id: Id
     name: str
+    role: Role | None = None  # users only; a page sends back what it was told
 
     _name = field_validator("name")(_clean_name)
 
@@ -162,7 +183,14 @@ class Restore(_Frame):
 
 
 ClientFrame = Annotated[
-    SendMessage | AddUser | RenameUser | AddGroup | CloseSession | Restore,
+    SendMessage
+    | AddUser
+    | RenameUser
+    | AddGroup
+    | CloseSession
+    | ExpireSession
+    | SetRole
+    | Restore,
     Field(discriminator="type"),
 ]
 _frames: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)

@@ -97,6 +97,7 @@ class SandboxState:
         self.max_groups = max_groups
         self.users: dict[str, str] = dict(DEFAULT_USERS)
         self.groups: dict[str, str] = dict(DEFAULT_GROUPS)
+        self.roles: dict[str, str] = {}  # user id -> "admin" / "owner"; absent: "member"
         self.log: deque[Record] = deque(maxlen=log_limit)
         self._history: dict[str, deque[Record]] = {}
         self._index: dict[str, Record] = {}
@@ -108,7 +109,18 @@ class SandboxState:
         return {**self.users, BOT_ID: BOT_NAME}
 
     def user_list(self) -> list[Record]:
-        return [{"id": uid, "name": name} for uid, name in self.users.items()]
+        return [
+            {"id": uid, "name": name, "role": self.roles.get(uid, "member")}
+            for uid, name in self.users.items()
+        ]
+
+    def set_role(self, user_id: str, role: str) -> None:
+        if user_id not in self.users:
+            raise ValueError(f"there is no user {user_id!r}")
+        if role == "member":
+            self.roles.pop(user_id, None)
+        else:
+            self.roles[user_id] = role
 
     def group_list(self) -> list[Record]:
         return [{"id": gid, "name": name} for gid, name in self.groups.items()]
@@ -148,7 +160,12 @@ class SandboxState:
         self.groups[group_id] = name
         return group_id
 
-    def restore(self, users: list[tuple[str, str]], groups: list[tuple[str, str]]) -> None:
+    def restore(
+        self,
+        users: list[tuple[str, str]],
+        groups: list[tuple[str, str]],
+        roles: dict[str, str] | None = None,
+    ) -> None:
         """Take back users and groups a page knew before a restart; skip what clashes now."""
         for user_id, name in users:
             if user_id not in self.users:
@@ -156,6 +173,9 @@ class SandboxState:
                     self.add_user(name, user_id)
                 except ValueError:
                     continue  # the name was taken meanwhile, or the sandbox is full
+        for user_id, role in (roles or {}).items():
+            if user_id in self.users and user_id not in self.roles:
+                self.set_role(user_id, role)
         for group_id, name in groups:
             if group_id not in self.groups and len(self.groups) < self.max_groups:
                 self.groups[group_id] = name
@@ -233,6 +253,28 @@ class SandboxState:
             self._index.pop(dropped["id"], None)
         history.append(record)
         self._index[message_id] = record
+        return record
+
+    def system_line(self, conv: str, text: str, *, message_id: str, now: float) -> Record:
+        """A line of the sandbox itself in ``conv`` ("the session was closed"), kept in its
+        history like a message so that a page connecting later shows it too."""
+        record: Record = {
+            "id": message_id,
+            "conv": conv,
+            "system": True,
+            "sender_id": "",
+            "sender_name": "",
+            "bot": False,
+            "t": now,
+            "parts": [{"type": "text", "text": text}],
+            "quote": None,
+        }
+        history = self._history.get(conv)
+        if history is None:
+            history = self._history[conv] = deque()
+        if len(history) >= self.history_limit:
+            self._index.pop(history.popleft()["id"], None)
+        history.append(record)
         return record
 
     def history(self, conv: str) -> list[Record]:
