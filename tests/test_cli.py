@@ -192,3 +192,34 @@ def test_a_worker_gets_the_clusters_redis_for_storage_unless_told_otherwise(
     assert cluster_storage(settings).storage == "redis://db:6379/3"
     monkeypatch.setenv("WAITER_STORAGE", "memory")
     assert cluster_storage(Settings.load()).storage == "memory"
+
+
+def test_reload_without_watchfiles_names_the_extra_and_refuses_workers() -> None:
+    code = (
+        "import sys; sys.modules['watchfiles'] = None\n"  # as if watchfiles were not installed
+        "from waiter_sdk.cli import main\n"
+        "raise SystemExit(main(['run', '--reload']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'waiter-sdk[reload]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_cli("run", "--reload", "--workers", "2")
+    assert result.returncode == 2
+    assert "--reload works in one process; it cannot be combined with --workers 2" in (
+        result.stderr
+    )
+
+
+def test_reload_watches_the_folders_and_packages_of_the_plugins(tmp_path: Path) -> None:
+    from waiter_sdk.cli import watched_paths
+
+    assert watched_paths([str(tmp_path)]) == [tmp_path.resolve()]
+    assert watched_paths(["example_plugins"]) == [(ROOT / "example_plugins").resolve()]

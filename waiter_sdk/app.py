@@ -54,7 +54,13 @@ __all__ = ["App"]
 
 Listener = Callable[..., None]
 ListenerKind = Literal[
-    "incoming", "sent", "session_opened", "session_changed", "session_ended", "error"
+    "incoming",
+    "sent",
+    "session_opened",
+    "session_changed",
+    "session_ended",
+    "error",
+    "plugins_changed",
 ]
 _captured: ContextVar[list[str] | None] = ContextVar("waiter_sdk_captured", default=None)
 _PROMPT_FILTER = SenderSessionFilter()
@@ -107,6 +113,7 @@ class App:
             "session_changed": [],
             "session_ended": [],
             "error": [],
+            "plugins_changed": [],
         }
         # Failures that are logged and survived (a handler that raised, a filter that raised):
         # the "error" listeners hear of each, so that a test kit can fail the test.
@@ -462,7 +469,8 @@ class App:
         (controller, when an open session's deadline moves: ``controller.keep(...)``, or a
         botoy session's getter starting or ending its wait; ``controller.deadline`` is then
         the new one, ``math.inf`` for none), ``"error"`` (the exception of a handler, filter,
-        cleanup or listener that raised; it was logged and the app went on).
+        cleanup or listener that raised; it was logged and the app went on),
+        ``"plugins_changed"`` (no arguments: plugins were reloaded, ``waiter-sdk run --reload``).
 
         Listeners are called synchronously, inside the routing that caused them: they must be
         quick and never await. Moving a deadline costs nothing more while no

@@ -4,6 +4,7 @@ Usage::
 
     waiter-sdk run                                   # web sandbox on 127.0.0.1:8080, example plugins
     waiter-sdk run --adapter console --plugins example_plugins
+    waiter-sdk run --reload                          # reload a plugin when its files change
     waiter-sdk run --adapter onebot11 --plugins mybot.plugins
     waiter-sdk run --workers 3 --adapter onebot11 --plugins mybot.plugins   # one ingress, 3 workers
     waiter-sdk ingress --adapter onebot11            # a cluster's platform side (one per cluster)
@@ -29,7 +30,15 @@ from .config import Settings
 from .exceptions import ConfigError, PluginError, WaiterError
 from .plugins.base import Plugin
 
-__all__ = ["build_parser", "cluster_storage", "main", "make_adapter", "setup_logging"]
+__all__ = [
+    "build_parser",
+    "cluster_storage",
+    "main",
+    "make_adapter",
+    "serve_reloading",
+    "setup_logging",
+    "watched_paths",
+]
 
 ADAPTERS = ("sandbox", "console", "onebot11")
 
@@ -70,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run one ingress and N worker processes on one Redis (WAITER_CLUSTER__REDIS); "
         "0 (the default): one process, no Redis",
+    )
+    run.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload a plugin when one of its files changes (needs watchfiles: "
+        "pip install 'waiter-sdk[reload]')",
     )
     storage = sub.add_parser(
         "storage", help="list, rename or drop a plugin's stored fields (on WAITER_STORAGE)"
@@ -158,6 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             return _worker(settings, args)
         names = args.adapter or ["sandbox"]
+        reload = args.command == "run" and args.reload
+        if reload and args.workers:
+            raise ConfigError(
+                "--reload works in one process; it cannot be combined with --workers "
+                f"{args.workers} (restart the workers to load changed plugins)"
+            )
+        if reload:
+            from .reload import require_watchfiles
+
+            require_watchfiles()
         if args.command == "run" and args.workers:
             return _supervise(args, names)
         adapters = [make_adapter(name, settings) for name in names]
@@ -169,13 +194,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(App(settings=settings, plugins=specs, adapters=adapters))
         app = App(settings=settings, plugins=_load_each(specs), adapters=adapters)
-        app.run()
+        if reload:
+            _run_blocking(settings, serve_reloading(app, specs))
+        else:
+            app.run()
     except WaiterError as exc:
         print(f"waiter-sdk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def watched_paths(specs: Sequence[str]) -> list[Path]:
+    """The files and folders that hold the plugins of ``specs`` (folders, files, modules)."""
+    import importlib.util
+
+    paths: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            found = importlib.util.find_spec(spec.partition(":")[0])
+            origin = found.origin if found is not None else None
+            if origin is None:
+                continue
+            path = Path(origin)
+            if found is not None and found.submodule_search_locations:
+                path = path.parent  # a package: watch all of it
+        paths.append(path.resolve())
+    if not paths:
+        raise ConfigError(f"--reload found no plugin file to watch in {' '.join(specs)}")
+    return paths
+
+
+async def serve_reloading(app: Any, specs: Sequence[str]) -> None:
+    """``App.serve()`` with a ``Reloader`` watching the plugins' files beside it."""
+    import asyncio
+    import contextlib
+
+    from .reload import Reloader
+
+    reloader = Reloader(app, watched_paths(specs))
+    watcher = asyncio.create_task(reloader.watch(), name="waiter-sdk-reload")
+    logger.info("reloading plugins on change under {}", ", ".join(map(str, reloader.watch_paths)))
+    try:
+        await app.serve()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 def _require_redis(what: str) -> None:
