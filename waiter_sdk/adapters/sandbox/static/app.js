@@ -10,6 +10,8 @@
   const token = params.get("token");
   const ENDED_SHOWN_MS = 6000;
   const LOG_LIMIT = 500;
+  const LOG_FOLD = 160; // characters of a log line shown before "more"
+  const ROLES = ["member", "admin", "owner"];
 
   // --- small helpers ----------------------------------------------------------------------
 
@@ -107,6 +109,8 @@
     replyTo: null,
     images: [],
     connected: false,
+    commands: [], // what /help lists: {name, aliases, prefix, plugin, description, args}
+    completion: { items: [], index: 0 },
   };
 
   function userName(id, fallback) {
@@ -179,10 +183,19 @@
     const list = $("#users");
     list.replaceChildren();
     for (const u of S.users) {
+      const role = h(
+        "select",
+        { class: "role", "aria-label": "Role of " + u.name + " in groups", testid: "role-select",
+          title: "Role in groups (event.sender_role)" },
+        ...ROLES.map((r) => h("option", { value: r }, r)),
+      );
+      role.value = u.role || "member";
+      role.addEventListener("change", () => send({ type: "set_role", user_id: u.id, role: role.value }));
       const row = h(
         "li",
         { class: "user" + (u.id === S.me ? " me" : ""), testid: "user", "data-user": u.id },
         h("span", { class: "name" }, u.name),
+        role,
         h("button", {
           type: "button",
           class: "icon",
@@ -313,6 +326,11 @@
   }
 
   function messageNode(record) {
+    if (record.system) {
+      // A line of the sandbox itself (a session closed, expired, reloaded): not a message.
+      return h("li", { class: "system line", testid: "system-line", "data-id": record.id },
+        record.parts.map((part) => part.text || "").join(""));
+    }
     const mine = !record.bot && record.sender_id === senderFor(S.current);
     const node = h(
       "li",
@@ -574,6 +592,102 @@
   function closeMenus() {
     $("#mention-menu").hidden = true;
     $("#image-row").hidden = true;
+    closeCompletion();
+  }
+
+  // --- command completion: "/" in the composer lists what /help lists ----------------------
+
+  function completions(text) {
+    // Only while the first word is typed: "/gu" offers /guess-number (alias /guess) and co.
+    if (/\s/.test(text)) return [];
+    const items = [];
+    for (const cmd of S.commands) {
+      const prefix = cmd.prefix || "";
+      if (!prefix || !text.startsWith(prefix)) continue;
+      const typed = text.slice(prefix.length).toLowerCase();
+      const names = [cmd.name, ...cmd.aliases];
+      const hit =
+        names.find((n) => n.toLowerCase() === typed) ??
+        names.find((n) => n.toLowerCase().startsWith(typed));
+      if (hit !== undefined) items.push({ cmd, word: prefix + hit, exact: hit.toLowerCase() === typed });
+    }
+    return items;
+  }
+
+  function closeCompletion() {
+    $("#command-menu").hidden = true;
+    S.completion = { items: [], index: 0 };
+  }
+
+  function updateCompletion() {
+    const items = completions($("#text").value);
+    const menu = $("#command-menu");
+    if (!items.length) {
+      closeCompletion();
+      return;
+    }
+    S.completion = { items, index: Math.min(S.completion.index, items.length - 1) };
+    menu.replaceChildren(
+      ...items.map((item, index) => {
+        const { cmd } = item;
+        const option = h(
+          "button",
+          {
+            type: "button",
+            role: "option",
+            class: "command" + (index === S.completion.index ? " active" : ""),
+            testid: "command-option",
+            "aria-selected": String(index === S.completion.index),
+            "data-command": cmd.name,
+          },
+          h("span", { class: "command-name" }, item.word),
+          cmd.args ? h("span", { class: "command-args" }, " " + cmd.args) : null,
+          cmd.aliases.length
+            ? h("span", { class: "command-aliases" }, " (" + [cmd.name, ...cmd.aliases]
+                .filter((n) => (cmd.prefix || "") + n !== item.word).join(", ") + ")")
+            : null,
+          h("span", { class: "command-plugin" }, cmd.plugin),
+          cmd.description ? h("span", { class: "command-desc" }, cmd.description) : null,
+        );
+        // mousedown, not click: the input keeps its focus.
+        option.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          pickCompletion(index);
+        });
+        return option;
+      }),
+    );
+    $("#mention-menu").hidden = true;
+    menu.hidden = false;
+  }
+
+  function pickCompletion(index) {
+    const item = S.completion.items[index];
+    if (!item) return;
+    const input = $("#text");
+    input.value = item.word + " ";
+    input.setSelectionRange(input.value.length, input.value.length);
+    closeCompletion();
+    updateCounter();
+    input.focus();
+  }
+
+  function completionKey(event) {
+    const { items } = S.completion;
+    if ($("#command-menu").hidden || !items.length) return false;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      S.completion.index = (S.completion.index + step + items.length) % items.length;
+      updateCompletion();
+      return true;
+    }
+    if (event.key === "Tab" || (event.key === "Enter" && !event.shiftKey)) {
+      // Enter on a command already typed in full sends it; otherwise it completes.
+      if (event.key === "Enter" && items.some((item) => item.exact)) return false;
+      pickCompletion(S.completion.index);
+      return true;
+    }
+    return false;
   }
 
   function openMentionMenu() {
@@ -709,12 +823,24 @@
         "div",
         { class: "session-foot" },
         h("span", { testid: "session-stats" }, "queued " + row.queued + " · history " + row.history_length),
-        h("button", {
-          type: "button",
-          testid: "session-close",
-          text: "Close",
-          onclick: () => send({ type: "close_session", key: row.key }),
-        }),
+        h(
+          "span",
+          { class: "session-actions" },
+          h("button", {
+            type: "button",
+            testid: "session-expire",
+            text: "Expire now",
+            title: "Fire this session's deadline now, as if its time had run out",
+            disabled: row.remaining === null,
+            onclick: () => send({ type: "expire_session", key: row.key }),
+          }),
+          h("button", {
+            type: "button",
+            testid: "session-close",
+            text: "Close",
+            onclick: () => send({ type: "close_session", key: row.key }),
+          }),
+        ),
       ),
     );
     row.countdown = countdown;
@@ -770,13 +896,29 @@
   // --- event log ----------------------------------------------------------------------------
 
   function logNode(entry) {
-    return h(
+    const text = h("span", { class: "log-text", testid: "log-text" }, entry.text);
+    const node = h(
       "li",
       { testid: "log-entry" },
       h("time", {}, clock(entry.wall, true)),
       h("span", { class: "dir dir-" + entry.dir, testid: "log-dir" }, entry.dir),
-      h("span", {}, entry.text),
+      text,
     );
+    if (entry.text.length > LOG_FOLD) {
+      // A long message is folded to its start; "more" shows the rest, "less" folds it again.
+      const chars = Array.from(entry.text);
+      const short = chars.slice(0, LOG_FOLD).join("") + "…";
+      text.textContent = short;
+      const more = h("button", { type: "button", class: "more", testid: "log-more", text: "more" });
+      more.addEventListener("click", () => {
+        const open = more.textContent === "more";
+        text.textContent = open ? entry.text : short;
+        more.textContent = open ? "less" : "more";
+      });
+      text.after(more);
+      node.classList.add("long");
+    }
+    return node;
   }
 
   function addLog(entry, now, render) {
@@ -841,6 +983,7 @@
     }
     tabStorage.set("me", S.me);
     if (frame.limits) S.limits = { ...S.limits, ...frame.limits };
+    S.commands = frame.commands || [];
     if (params.get("as") && splitConv(S.current)[0] === "private") S.current = "private:" + S.me;
     if (!convExists(S.current)) S.current = S.groups.length ? "group:" + S.groups[0].id : "private:" + S.me;
     if (S.replyTo && !S.byId.has(S.replyTo.id)) clearReply();
@@ -872,6 +1015,10 @@
         break;
       case "sessions":
         setSessions(frame.sessions);
+        break;
+      case "commands":
+        S.commands = frame.commands || [];
+        updateCompletion();
         break;
       case "session_ended":
         sessionEnded(frame.session, 0);
@@ -988,8 +1135,16 @@
         attachImage();
       }
     });
-    $("#text").addEventListener("input", updateCounter);
+    $("#text").addEventListener("input", () => {
+      updateCounter();
+      updateCompletion();
+    });
+    $("#text").addEventListener("blur", () => setTimeout(closeCompletion, 150));
     $("#text").addEventListener("keydown", (event) => {
+      if (completionKey(event)) {
+        event.preventDefault();
+        return;
+      }
       if (event.key === "Escape") {
         clearReply();
         closeMenus();
@@ -1012,6 +1167,15 @@
         }
       });
     }
+    $("#sessions-toggle").addEventListener("click", () => {
+      const folded = $("#side").classList.toggle("folded");
+      $("#sessions-toggle").setAttribute("aria-expanded", String(!folded));
+      storage.set("sessionsFolded", folded);
+    });
+    if (storage.get("sessionsFolded", false)) {
+      $("#side").classList.add("folded");
+      $("#sessions-toggle").setAttribute("aria-expanded", "false");
+    }
     $("#log-toggle").addEventListener("click", () => {
       setLogCollapsed(!$("#log-pane").classList.contains("collapsed"));
     });
@@ -1023,7 +1187,8 @@
       clearTimeout(retryTimer);
       reconnectNow();
     });
-    setLogCollapsed(storage.get("logCollapsed", false));
+    // On a phone the log starts folded: the session strip needs the room.
+    setLogCollapsed(storage.get("logCollapsed", window.matchMedia("(max-width: 800px)").matches));
     updateComposer();
     connect();
   }
