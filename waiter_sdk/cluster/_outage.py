@@ -9,6 +9,8 @@ outage is logged at ERROR (the rest at DEBUG), and the first success after it at
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from loguru import logger
 
 __all__ = ["Outage"]
@@ -21,11 +23,17 @@ class Outage:
     ``outage.ok()`` after every call that answered.
     """
 
-    __slots__ = ("address", "down", "failures", "who")
+    __slots__ = ("address", "down", "failures", "on_down", "who")
 
-    def __init__(self, address: str, who: str = "this worker") -> None:
+    def __init__(
+        self, address: str, who: str = "this worker", on_down: Callable[[], None] | None = None
+    ) -> None:
         self.address = address  # the redacted WAITER_CLUSTER__REDIS, for the lines below
         self.who = who  # "worker w1": several may log to one place
+        # Called once per outage: the worker drops its idle pooled connections, which would
+        # each fail once more on first use if the server restarted (a plugin's send among
+        # them), as the client retries nothing on its own.
+        self.on_down = on_down
         self.down = False
         self.failures = 0  # failed calls during the current outage
 
@@ -35,6 +43,8 @@ class Outage:
             logger.debug("cluster Redis still failing: {}", exc)
             return
         self.down = True
+        if self.on_down is not None:
+            self.on_down()
         # The error's own text already names the server and what failed (cluster/_redis.py).
         logger.error(
             "{}: {}; it keeps its open sessions and retries until Redis answers again "

@@ -244,6 +244,7 @@ class ClusterRegistry(SessionRegistry):
         "_held",
         "_ops",
         "_queued",
+        "_quit",
         "_refresh_asked",
         "_scripts",
         "_settling",
@@ -290,6 +291,7 @@ class ClusterRegistry(SessionRegistry):
         self._unreleased: set[str] = set()  # own keys whose release failed
         self._unrouted_warned: set[type[SessionFilter]] = set()
         self._wake: asyncio.Event | None = None
+        self._quit = False  # see Worker._quit: a swallowed cancellation must still end _sync
         self._sync_tasks = TaskSet()
 
     # --- the in-process registry, then Redis ------------------------------------------------
@@ -389,6 +391,8 @@ class ClusterRegistry(SessionRegistry):
     async def refresh(self) -> int:
         """The heartbeat's part: keep this worker's keys, re-claim vanished ones, end lost
         sessions as replaced; how many were lost. Raises ``OwnershipError`` if Redis failed."""
+        if self._quit:
+            return 0  # closed: the releases are applied, there is nothing left to keep
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._refresh_asked.append(future)
         self._kick()
@@ -396,7 +400,7 @@ class ClusterRegistry(SessionRegistry):
 
     async def _sync(self, wake: asyncio.Event) -> None:
         # The one writer: operations in order, a batch per loop turn, refreshes in between.
-        while True:
+        while not self._quit:
             await wake.wait()
             wake.clear()
             if self._ops:
@@ -540,8 +544,15 @@ class ClusterRegistry(SessionRegistry):
     async def aclose(self) -> None:
         """Apply what is queued (the releases of the sessions that ended), then stop."""
         await self.settled()
+        self._quit = True
+        if self._wake is not None:
+            self._wake.set()
         await self._sync_tasks.aclose()
         self._wake = None
+        asked, self._refresh_asked = self._refresh_asked, []
+        for future in asked:
+            if not future.done():
+                future.set_result(0)
 
     async def forget(self) -> None:
         """Remove every trace of this worker's sessions from Redis (a clean stop). Raises

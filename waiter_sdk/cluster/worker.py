@@ -246,7 +246,7 @@ class Worker:
         self._plugins = list(plugins)
         self.address = redact_url(cluster.redis)
         self.describe = f"the cluster's Redis (WAITER_CLUSTER__REDIS={self.address})"
-        self.outage = Outage(self.address, f"worker {self.worker_id}")
+        self.outage = Outage(self.address, f"worker {self.worker_id}", self._drop_idle)
         # A blocked read answers after block_ms: short enough to pick up a new assignment and
         # to stop promptly, and well inside the socket timeout.
         self.block_ms = max(1, round(min(cluster.heartbeat, 1.0) * 1000))
@@ -254,6 +254,10 @@ class Worker:
         self._tasks = TaskSet()
         self._lock = asyncio.Lock()  # held while a batch is being handled
         self._stopping = False
+        # Set before the loops are cancelled, and checked by each after every await: on 3.11 a
+        # redis-py call can swallow a cancellation (asyncio.wait_for, gh-86296), and a loop
+        # that went on would never end.
+        self._quit = False
         self._state = "new"
         self._backlog: list[Delivery] = []
         self._acks: list[Delivery] = []
@@ -371,6 +375,8 @@ class Worker:
                     logger.debug("{} events read at the stop were not handled", dropped)
                 await self.registry.aclose()
             await self._flush()
+            self._quit = True
+            self._flush_wake.set()
             await self._tasks.aclose()
             if leave and self._client is not None:
                 try:
@@ -383,6 +389,11 @@ class Worker:
             self._state = "stopped"
             if self._client is not None:
                 await self._client.aclose()
+
+    def _drop_idle(self) -> None:
+        client = self._client
+        if client is not None and not self._quit:
+            self._tasks.spawn(client.connection_pool.disconnect(inuse_connections=False))
 
     def _info(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname()}
@@ -422,7 +433,7 @@ class Worker:
 
     async def _heartbeat_loop(self) -> None:
         period = self.settings.cluster.heartbeat
-        while True:
+        while not self._quit:
             await asyncio.sleep(period)
             try:
                 await self.members.beat(self.worker_id, self._info())
@@ -438,7 +449,7 @@ class Worker:
 
     async def _read_loop(self) -> None:
         backoff = _Backoff(min(2.0, self.settings.cluster.heartbeat))
-        while True:
+        while not self._quit:
             inbox = self._inbox
             assert inbox is not None
             try:
@@ -452,7 +463,7 @@ class Worker:
                 continue
             self.outage.ok()
             self._backlog += found
-            if not self._backlog:
+            if not self._backlog or self._quit:
                 backoff.reset()
                 continue
             batch, self._backlog = self._backlog, []
@@ -485,19 +496,30 @@ class Worker:
         """One batch, in order. Raises ``DeliveryError`` with what is left to redo put back."""
         handle: list[tuple[Delivery, Event, str | None]] = []
         forwards: list[tuple[Delivery, str, bytes]] = []
+        keys: set[str] = set()
         for delivery in batch:
             item = self._sort(delivery)
             if item is None:
                 continue
             if isinstance(item[1], Event):
-                handle.append((delivery, item[1], item[2]))
+                key = item[2]
+                if key is not None and key in keys:
+                    # The same platform message twice in one read (sent again by the
+                    # ingress): the ledger would call the second "begun"; it is a duplicate.
+                    logger.debug("message {} came twice in one read; acknowledged once", key)
+                    self._ack(delivery)
+                    continue
+                if key is not None:
+                    keys.add(key)
+                handle.append((delivery, item[1], key))
             else:
                 forwards.append((delivery, item[1], item[2]))
         if not handle and not forwards:
             return
         try:
-            keys = [key for _, _, key in handle if key is not None]
-            verdicts = iter(await self.ledger.begin_many(keys))
+            verdicts = iter(
+                await self.ledger.begin_many([key for _, _, key in handle if key is not None])
+            )
         except DeliveryError:
             self._backlog[:0] = [d for d, _, _ in handle] + [d for d, _, _ in forwards]
             raise
@@ -581,8 +603,8 @@ class Worker:
     def _refused(self, delivery: Delivery, key: str, verdict: str) -> None:
         if verdict == "begun":
             logger.warning(
-                "message {} was begun by a worker that stopped or died before finishing it; "
-                "not handled again (entry {} on {})",
+                "message {} was begun by a worker and never finished (it may have died "
+                "mid-way, or still be at it); not handled again (entry {} on {})",
                 key,
                 delivery.id,
                 delivery.stream,
@@ -602,7 +624,7 @@ class Worker:
 
     async def _flush_loop(self) -> None:
         backoff = _Backoff(min(2.0, self.settings.cluster.heartbeat))
-        while True:
+        while not self._quit:
             await self._flush_wake.wait()
             self._flush_wake.clear()
             if await self._flush():
