@@ -93,7 +93,7 @@ class App:
 
         self.storage = Storage(settings.storage, settings.data_dir, settings.storage_timeout)
         self.bus = EventBus(self.settings.command_prefixes)
-        self.session_registry = SessionRegistry(self._release, self.settings.session.max_queue)
+        self.session_registry = self._new_registry()
         self.session_registry.on_open = self._session_opened
         self.session_registry.on_end = self._session_ended
         self.sessions = Sessions(self.session_registry)
@@ -126,6 +126,11 @@ class App:
         self._closed: asyncio.Event | None = None
         self._starting = False
         self._stack: contextlib.AsyncExitStack | None = None
+
+    def _new_registry(self) -> SessionRegistry:
+        # Called once, from __init__: a cluster worker's App subclass returns a registry that
+        # also records ownership in Redis (cluster/sessions.py). Here it costs nothing per event.
+        return SessionRegistry(self._release, self.settings.session.max_queue)
 
     # --- lifecycle ---------------------------------------------------------------------
 

@@ -279,20 +279,10 @@ def _ingress(settings: Settings, adapters: list[Adapter]) -> int:
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     """``waiter-sdk worker``: the plugins, fed by the ingress through Redis."""
     _require_redis("waiter-sdk worker")
-    import importlib
+    from .cluster.worker import run_worker
 
-    try:
-        # By name: the worker lives in its own module, built apart from the ingress.
-        module = importlib.import_module("waiter_sdk.cluster.worker")
-    except ModuleNotFoundError as exc:
-        if exc.name != "waiter_sdk.cluster.worker":
-            raise
-        raise ConfigError(
-            "this build of waiter-sdk has no cluster worker (waiter_sdk.cluster.worker); "
-            "install a release that has one"
-        ) from None
     specs = args.plugins if args.plugins is not None else _default_plugins()
-    _run_blocking(settings, module.run_worker(cluster_storage(settings), _load_each(specs)))
+    _run_blocking(settings, run_worker(cluster_storage(settings), _load_each(specs)))
     return 0
 
 

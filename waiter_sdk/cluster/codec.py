@@ -52,9 +52,14 @@ __all__ = [
     "encode",
     "encode_chain",
     "encode_event",
+    "encode_replaced",
+    "encode_result",
+    "encode_send",
     "encode_target",
     "event_of",
     "ledger_key",
+    "result_of",
+    "send_of",
     "target_of",
 ]
 
@@ -272,3 +277,63 @@ def event_of(envelope: Mapping[str, Any]) -> Event:
         **common,
         **extra,
     )
+
+
+# --- sends, their results, and replaced sessions ----------------------------------------------
+
+
+def encode_send(
+    rid: str, worker: str, target: Target, chain: Sequence[Component], reply_to: str | None
+) -> bytes:
+    """The ``send`` envelope a worker appends to ``waiter:out``; the ingress answers ``rid``."""
+    return orjson.dumps(
+        {
+            "t": "send",
+            "rid": rid,
+            "worker": worker,
+            "target": encode_target(target),
+            "chain": encode_chain(chain),
+            "reply_to": reply_to,
+        }
+    )
+
+
+def send_of(envelope: Mapping[str, Any]) -> tuple[str, str, Target, MessageChain, str | None]:
+    """``(rid, worker, target, chain, reply_to)`` of a ``send`` envelope (the ingress)."""
+    return (
+        _str(envelope, "rid"),
+        _str(envelope, "worker"),
+        target_of(envelope.get("target")),
+        chain_of(envelope.get("chain")),
+        _str(envelope, "reply_to", optional=True),
+    )
+
+
+def encode_result(
+    rid: str,
+    message_id: str | None = None,
+    *,
+    error: str | None = None,
+    error_type: str | None = None,
+) -> bytes:
+    """The ``result`` envelope of send ``rid``: its message id, or the error it raised."""
+    if error is not None:
+        return orjson.dumps(
+            {"t": "result", "rid": rid, "error": error, "error_type": error_type or "AdapterError"}
+        )
+    return orjson.dumps({"t": "result", "rid": rid, "message_id": message_id or ""})
+
+
+def result_of(envelope: Mapping[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    """``(rid, message_id, error, error_type)`` of a ``result`` envelope; ``message_id`` is
+    None exactly when ``error`` is set."""
+    rid = _str(envelope, "rid")
+    error = _str(envelope, "error", optional=True)
+    if error is not None:
+        return rid, None, error, _str(envelope, "error_type", optional=True)
+    return rid, _str(envelope, "message_id"), None, None
+
+
+def encode_replaced(key: str) -> bytes:
+    """The ``replaced`` envelope: session ``key`` of the receiving worker was taken over."""
+    return orjson.dumps({"t": "replaced", "key": key})

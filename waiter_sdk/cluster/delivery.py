@@ -117,6 +117,31 @@ return {reply[1], out, dropped}
 """
 
 
+# KEYS: ledger keys. ARGV: ttl in ms. Returns 1 per key begun now, else 2 (done) or 0 (begun
+# by someone else): a worker's whole read batch in one round trip, and what to log for each.
+_BEGIN_MANY = """
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], 'begun', 'NX', 'PX', ARGV[1]) then
+    out[i] = 1
+  elseif redis.call('GET', KEYS[i]) == 'done' then
+    out[i] = 2
+  else
+    out[i] = 0
+  end
+end
+return out
+"""
+
+# KEYS: ledger keys. ARGV: ttl in ms. Returns how many records were still there (SET XX).
+_DONE_MANY = """
+local kept = 0
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], 'done', 'XX', 'PX', ARGV[1]) then kept = kept + 1 end
+end
+return kept
+"""
+
 # --- names and shards -------------------------------------------------------------------------
 
 
@@ -466,7 +491,7 @@ class Ledger(_RedisUser):
     docstring for what each crash window does.
     """
 
-    __slots__ = ("prefix", "ttl", "ttl_ms")
+    __slots__ = ("_begin_many", "_done_many", "prefix", "ttl", "ttl_ms")
 
     def __init__(
         self,
@@ -483,6 +508,8 @@ class Ledger(_RedisUser):
         self.ttl = ttl
         self.ttl_ms = max(1, round(ttl * 1000))  # PX 0 is an error in Redis
         self.prefix = prefix
+        self._begin_many: AsyncScript = client.register_script(_BEGIN_MANY)
+        self._done_many: AsyncScript = client.register_script(_DONE_MANY)
 
     async def begin(self, message_key: str) -> bool:
         """True if nobody has begun ``message_key`` yet (and now this caller has): handle it.
@@ -497,6 +524,28 @@ class Ledger(_RedisUser):
         async with self._guard(f"record message {message_key} as done") as client:
             kept = await client.set(self.prefix + message_key, "done", xx=True, px=self.ttl_ms)
         return bool(kept)
+
+    async def begin_many(self, message_keys: Sequence[str]) -> list[Literal[True, "begun", "done"]]:
+        """``begin`` for each key in one round trip, in order: ``True`` (handle it), or the
+        state that refused it (``"begun"``: maybe its worker died mid-way; ``"done"``)."""
+        if not message_keys:
+            return []
+        async with self._guard(f"record {len(message_keys)} messages as begun") as client:
+            reply = await self._begin_many(
+                keys=[self.prefix + k for k in message_keys], args=[self.ttl_ms], client=client
+            )
+        codes: dict[int, Literal[True, "begun", "done"]] = {1: True, 2: "done", 0: "begun"}
+        return [codes[int(code)] for code in reply]
+
+    async def done_many(self, message_keys: Sequence[str]) -> int:
+        """``done`` for each key in one round trip; how many records were still there."""
+        if not message_keys:
+            return 0
+        async with self._guard(f"record {len(message_keys)} messages as done") as client:
+            kept = await self._done_many(
+                keys=[self.prefix + k for k in message_keys], args=[self.ttl_ms], client=client
+            )
+        return int(kept)
 
     async def state(self, message_key: str) -> Literal["begun", "done"] | None:
         """``"begun"`` (begun, never finished: maybe its worker died mid-way), ``"done"``, or

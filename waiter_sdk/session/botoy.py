@@ -644,6 +644,11 @@ class BotoySession:
     def _check_open(self) -> None:
         controller = self._controller
         if controller.reason is not None:
+            refused = controller.error
+            if isinstance(refused, SessionBusyError):
+                # Another worker held the scope (several workers: the claim is checked in
+                # Redis after start_session returned): as start_session would have raised.
+                raise SessionBusyError(str(refused))
             closed = SessionClosedError(f"session {controller.key} has ended ({controller.reason})")
             closed.reason = controller.reason
             raise closed

@@ -193,6 +193,16 @@ class SessionController:
         return len(self._history) if self._history is not None else 0
 
     @property
+    def error(self) -> BaseException | None:
+        """What the opener's wait raises once the session has ended (``None``: still open, or
+        ended without an error). A front that reads the session itself re-raises a
+        ``SessionBusyError`` from it: with several workers a claim is refused after opening."""
+        future = self._future
+        if not future.done() or future.cancelled():
+            return None
+        return future.exception()
+
+    @property
     def interrupted(self) -> bool:
         """True when the session was ended from outside; its waiter may send nothing more."""
         return self.reason in _INTERRUPTING
