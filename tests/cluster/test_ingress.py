@@ -37,6 +37,7 @@ try:
         id_route,
         notify_key,
         reply_route,
+        results_stream,
         route_key,
         routes_of_key,
     )
@@ -245,7 +246,7 @@ async def test_sends_are_carried_out_and_answered_with_results_or_errors(url, cl
 
         async def results(n: int) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
             async def check() -> list[dict[str, Any]]:
-                got = await envelopes(client, worker_stream("w1"))
+                got = await envelopes(client, results_stream("w1"))
                 return got if len(got) >= n else []
 
             return check
@@ -399,3 +400,33 @@ async def test_stopping_while_redis_is_down_finishes_promptly(url, adapter, logs
     finally:
         redis_server.start()
     assert any("1 events were not forwarded" in line for line in logs)
+
+
+async def test_a_worker_that_left_is_handed_over_and_an_unlisted_one_is_not(url, client, adapter):
+    members = Members(client, dead_after=0.3)
+    await members.beat("w7", {"pid": 7})
+    await members.beat("w8", {"pid": 8})
+    for worker in ("w7", "w8"):
+        await client.xadd(worker_stream(worker), {"payload": b"{}"})
+        await client.hset(notify_key(worker), "k", b"{}")
+    async with Ingress(settings_for(url), adapters=[adapter]) as ingress:
+        await until(lambda: _live(ingress, {"w7", "w8"}), "both seen alive")
+        # w7 stops cleanly; w8 vanishes from the list, as after Redis restarted empty, and
+        # is still beating (here: its alive key stays), so it must keep its stream.
+        await members.leave("w7")
+        await client.hdel(WORKERS, "w8")
+
+        async def w7_gone() -> bool:
+            return not await client.exists(worker_stream("w7"))
+
+        await until(w7_gone, "w7 handed over")
+        assert not await client.hexists(WORKERS, "w7")
+        assert adapter.sent == []  # a clean leave tells nobody
+        assert await client.exists(worker_stream("w8"), notify_key("w8")) == 2
+        await members.beat("w8", {"pid": 8})  # its next heartbeat lists it again
+        await until(lambda: _live(ingress, {"w8"}), "w8 alive again")
+        assert await client.exists(worker_stream("w8"), notify_key("w8")) == 2
+
+
+async def _live(ingress: Any, wanted: set[str]) -> bool:
+    return ingress.live is not None and set(ingress.live) == wanted

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
 
 from example_plugins.login import Login
@@ -121,6 +122,16 @@ class Name(Plugin):
         controller = await take.open(event, UserSessionFilter())
         await event.send("your name?")
         await controller.wait()
+
+
+class Hello(Plugin):
+    """``/hello`` answers: a handler that waits for its send's result."""
+
+    name = "hello"
+
+    @command("hello")
+    async def hello(self, event: MessageEvent) -> None:
+        await event.send("hi")
 
 
 class Count(Plugin):
@@ -388,6 +399,60 @@ async def test_a_message_is_acked_only_once_its_handler_finished(cluster: Cluste
     assert await cluster.raw.get("waiter:seen:onebot11|10001|slow") == "done"
 
 
+async def test_a_session_opener_is_acked_when_its_session_opens_not_when_it_ends(
+    cluster: Cluster,
+) -> None:
+    game = Game()
+    await cluster.start("w1", [game])
+    opener = message("/game", "u7", "g7", message_id="opener")
+    stream = shard_stream_of(opener)
+    await push(cluster.client, stream, opener)
+    await until(lambda: _equals(cluster.raw.exists(_route_of("u7")), 1), "session open")
+    # The handler still waits in its session, but its message is handled: a pending entry
+    # that old would be taken over as a dead worker's and hold back trimming.
+    await until(lambda: _equals(cluster.pending(stream), 0), "opener acked")
+    assert await cluster.raw.get("waiter:seen:onebot11|10001|opener") == "done"
+    assert game.outcomes == []
+
+
+async def test_the_read_loop_waits_while_too_many_events_are_in_flight(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from waiter_sdk.cluster import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "MAX_IN_FLIGHT", 2)
+    count = Count()
+    await cluster.start("w1", [count])
+    blocked = [message("block", f"u{n}", "g8", message_id=f"b{n}") for n in range(5)]
+    stream = shard_stream_of(blocked[0])
+    for event in blocked:
+        await push(cluster.client, stream, event)
+    await until(lambda: len(count.seen) == 2, "two handlers running")
+    # The bound holds: the others wait in Redis, unread, not in this process.
+    info = await cluster.raw.xinfo_groups(stream)
+    assert [g["lag"] for g in info if g["name"] == "workers"] == [3]
+    count.release.set()
+    await until(lambda: len(count.seen) == 5, "the rest read once there is room")
+    await until(lambda: _equals(cluster.pending(stream), 0), "all acked")
+
+
+async def test_handlers_at_the_read_bound_still_hear_their_send_results(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from waiter_sdk.cluster import worker as worker_module
+
+    # Every handler in flight waits for its send's result: if results came in with the
+    # events, the bound would stop the very reads that free it.
+    monkeypatch.setattr(worker_module, "MAX_IN_FLIGHT", 2)
+    await cluster.start("w1", [Hello()])
+    hellos = [message("/hello", f"u{n}", "g9", message_id=f"h{n}") for n in range(6)]
+    stream = shard_stream_of(hellos[0])
+    for event in hellos:
+        await push(cluster.client, stream, event)
+    await until(lambda: len(cluster.ingress.texts()) == 6, "six greetings sent")
+    await until(lambda: _equals(cluster.pending(stream), 0), "all acked")
+
+
 async def test_a_bad_payload_is_logged_and_acked(cluster: Cluster, logs: list[str]) -> None:
     count = Count()
     await cluster.start("w1", [count])
@@ -455,7 +520,8 @@ async def test_a_clean_stop_leaves_nothing_of_the_worker_in_redis(cluster: Clust
     assert await cluster.own_keys() == {}
     for key in (routes_of_key("w1"), notify_key("w1"), alive_key("w1")):
         assert await cluster.raw.exists(key) == 0, key
-    assert not await cluster.raw.hexists(WORKERS, "w1")
+    # Listed as left, for the ingress to hand over what may remain in its stream and unlist it.
+    assert orjson.loads(await cluster.raw.hget(WORKERS, "w1")) == {"left": True}
     assert await cluster.raw.keys("waiter:at:*") == []
     # What it handled was acknowledged, the session openers included.
     for event in opening:

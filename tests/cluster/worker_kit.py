@@ -20,7 +20,14 @@ from redis.asyncio import Redis
 from waiter_sdk import MessageChain, MessageEvent
 from waiter_sdk.cluster import codec
 from waiter_sdk.cluster.delivery import shard_for, shared_stream, worker_stream
-from waiter_sdk.cluster.layout import INGRESS_GROUP, OUT_STREAM, chat_key, event_routes, route_key
+from waiter_sdk.cluster.layout import (
+    INGRESS_GROUP,
+    OUT_STREAM,
+    chat_key,
+    event_routes,
+    results_stream,
+    route_key,
+)
 from waiter_sdk.config import Settings
 
 PLATFORM, BOT = "onebot11", "10001"
@@ -160,5 +167,5 @@ class FakeIngress:
                         Sent(worker, target.group_id, target.user_id, chain.plain_text, message_id)
                     )
                     result = codec.encode_result(rid, message_id)
-                    await self.client.xadd(worker_stream(worker), {"payload": result})
+                    await self.client.xadd(results_stream(worker), {"payload": result})
                     await self.client.xack(OUT_STREAM, INGRESS_GROUP, entry_id)

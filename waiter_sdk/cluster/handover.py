@@ -59,6 +59,7 @@ from .layout import (
     alive_key,
     handover_key,
     notify_key,
+    results_stream,
     route_key,
     routes_of_key,
 )
@@ -122,7 +123,7 @@ class Handover:
         """Hand over dead ``worker``'s conversations and events; ``None`` if another ingress
         does it, or the worker turned out to be alive.
 
-        ``left``: the worker removed itself from the list (a clean stop); what it left behind
+        ``left``: the worker is listed as having left (a clean stop); what it left behind
         is handed over all the same, and only said at WARNING level if there was any.
         """
         lock_ms = max(1, round(max(self.settings.ownership_ttl, 10.0) * 1000))
@@ -164,7 +165,9 @@ class Handover:
             events, begun, done, other = await self._sort(worker, entries)
             async with self._guard(f"forget worker {worker}") as client:
                 pipe = client.pipeline(transaction=True)
-                pipe.delete(stream, notify_key(worker), routes_of_key(worker))
+                pipe.delete(
+                    stream, results_stream(worker), notify_key(worker), routes_of_key(worker)
+                )
                 pipe.hdel(WORKERS, worker)
                 pipe.delete(handover_key(worker))
                 await pipe.execute()

@@ -29,16 +29,17 @@ and a ``result`` (the message id, or the error's text and type name) is appended
 worker's stream, in the same round trip as the acknowledgement.
 
 **Membership**: every ``cluster.heartbeat / 2`` seconds, ``Members.listed()`` gives the live
-workers (what step 2 keeps) and the dead ones: a worker listed without a heartbeat, or one
-that was alive at the last poll and is no longer listed (it left; whatever is left in its
-stream still needs a worker). Each gets a ``Handover`` (``cluster/handover.py``): crash notices,
+workers (what step 2 keeps) and the dead ones: a worker listed without a heartbeat (it died,
+or it left cleanly and is listed as ``left``: whatever is left in its stream still needs a
+worker). One no longer listed at all is only not alive: after Redis restarted empty, live
+workers are unlisted until their next heartbeat. Each gets a ``Handover`` (``cluster/handover.py``): crash notices,
 its keys released, its unacknowledged events routed again or dropped by the Ledger's state.
 A worker is found dead at most ``dead_after`` plus one poll after its last heartbeat.
 
 **Redis down**: the first failure logs one ERROR naming ``WAITER_CLUSTER__REDIS`` and the
-address (password redacted); events stay queued, up to ``max_pending`` (beyond it the oldest
-are dropped, counted, with a WARNING), and the loops retry with a growing delay (up to one
-heartbeat). The first success afterwards logs one INFO line. Stopping cancels the loops'
+address (password redacted); events stay queued, up to ``max_pending`` while it is down
+(beyond it the oldest are dropped, counted, with a WARNING), and the loops retry with a
+growing delay (up to one heartbeat). The first success afterwards logs one INFO line. Stopping cancels the loops'
 calls: it never waits for Redis. Events still queued when the ingress stops are forwarded
 within ``session.shutdown_grace`` if Redis answers, and reported as lost otherwise.
 
@@ -70,8 +71,16 @@ from . import codec
 from ._redis import Guard
 from .delivery import Delivery, Inbox, Outbox, shard_for, shared_stream, worker_stream
 from .handover import Handover
-from .layout import INGRESS_GROUP, OUT_STREAM, chat_key, event_routes, route_key
+from .layout import (
+    INGRESS_GROUP,
+    OUT_STREAM,
+    chat_key,
+    event_routes,
+    results_stream,
+    route_key,
+)
 from .membership import Members
+from .trim import Trimmer
 
 if TYPE_CHECKING:
     from ..adapters.base import Adapter
@@ -139,7 +148,6 @@ class Ingress(App):
         self._routing = asyncio.Lock()
         self._down = False
         self._dropping = False
-        self._was_live: frozenset[str] = frozenset()
         self._handing_over: dict[str, asyncio.Task[Any]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._sending_loop: asyncio.Task[None] | None = None
@@ -159,6 +167,7 @@ class Ingress(App):
         self._guard = Guard(client, self.describe, 50, DeliveryError)
         self._outbox = Outbox(client, describe=self.describe)
         self._members = Members(client, self.cluster.dead_after, describe=self.describe)
+        self._trimmer = Trimmer(client, describe=self.describe)
         self._out = Inbox(
             client, self.name, [OUT_STREAM], group=INGRESS_GROUP, describe=self.describe
         )
@@ -240,7 +249,10 @@ class Ingress(App):
         if self.state not in ("running", "stopping") or not self._loops:
             logger.warning("event dropped: the ingress is {} ({!r})", self.state, event)
             return
-        if len(self._queue) >= self.max_pending:
+        # The bound is for an outage only: while Redis answers, a burst is forwarded as fast as
+        # round trips allow and then waits in the streams, where the workers' read bound
+        # paces it; dropping there would lose events to a merely busy cluster.
+        if self._down and len(self._queue) >= self.max_pending:
             self._queue.popleft()
             self.dropped += 1
             if not self._dropping:
@@ -336,27 +348,30 @@ class Ingress(App):
             await asyncio.sleep(interval)
 
     async def _poll(self) -> frozenset[str]:
+        # The sends every ingress has answered go (cluster/trim.py); the rest stay.
+        await self._trimmer.trim([OUT_STREAM], INGRESS_GROUP)
         listed = await self._members.listed()
         live = frozenset(w for w, up in listed.items() if up)
-        gone = {w for w, up in listed.items() if not up} | (self._was_live - listed.keys())
+        # Listed without a heartbeat: it died, or it left (its entry says so). A worker no
+        # longer listed at all is not handed over: that is what a Redis restarted empty
+        # looks like for live workers, until their next heartbeat lists them again.
+        gone = sorted(w for w, up in listed.items() if not up and w not in self._handing_over)
         self.live = live
-        self._was_live = live
-        for worker in sorted(gone):
-            if worker not in self._handing_over:
-                task = asyncio.get_running_loop().create_task(
-                    self._hand_over(worker, left=worker not in listed),
-                    name=f"ingress-handover-{worker}",
-                )
-                self._handing_over[worker] = task
+        for worker in gone:
+            info = await self._members.info(worker)
+            left = bool(info and info.get("left"))
+            task = asyncio.get_running_loop().create_task(
+                self._hand_over(worker, left=left), name=f"ingress-handover-{worker}"
+            )
+            self._handing_over[worker] = task
         return live
 
     async def _hand_over(self, worker: str, left: bool) -> None:
         try:
             await self._handover.run(worker, left=left)
         except WaiterError as exc:
-            # Retried at the next poll: the worker is still listed, or still in _was_live.
+            # Retried at the next poll: the worker is still listed.
             await self._failed(exc)
-            self._was_live |= {worker}
         finally:
             self._handing_over.pop(worker, None)
 
@@ -389,7 +404,7 @@ class Ingress(App):
             rid, worker = envelope.get("rid"), envelope.get("worker")
             if not isinstance(rid, str) or not isinstance(worker, str):
                 raise ValueError("a send needs 'rid' and 'worker', strings")
-            stream = worker_stream(worker)
+            stream = results_stream(worker)
             target = codec.target_of(envelope.get("target"))
             chain = codec.chain_of(envelope.get("chain"))
             reply_to = envelope.get("reply_to")
@@ -409,17 +424,34 @@ class Ingress(App):
         await self._settle(delivery, (stream, codec.encode(result)))
 
     async def _settle(self, delivery: Delivery, answer: tuple[str, bytes] | None) -> None:
-        # The answer and the acknowledgement in one round trip. If Redis fails here the worker
-        # hears nothing and gives up after send_timeout; sending again could double the message.
-        try:
-            async with self._guard(f"answer send {delivery.id}") as client:
-                pipe = client.pipeline(transaction=False)
-                if answer is not None:
-                    pipe.xadd(answer[0], {"payload": answer[1]})
-                pipe.xack(OUT_STREAM, INGRESS_GROUP, delivery.id)
-                await pipe.execute()
-        except WaiterError as exc:
-            await self._failed(exc)
+        # The answer and the acknowledgement in one round trip. If Redis fails, they are tried
+        # again until the worker stops waiting (send_timeout): the platform has the message,
+        # and a worker told nothing would report a send that worked as timed out. Appending
+        # the answer twice is harmless (the worker drops a result it no longer waits for);
+        # the send itself is never made again, as that could double the message.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.cluster.send_timeout
+        delay = _FIRST_DELAY
+        while True:
+            try:
+                async with self._guard(f"answer send {delivery.id}") as client:
+                    pipe = client.pipeline(transaction=False)
+                    if answer is not None:
+                        pipe.xadd(answer[0], {"payload": answer[1]})
+                    pipe.xack(OUT_STREAM, INGRESS_GROUP, delivery.id)
+                    await pipe.execute()
+                return
+            except WaiterError as exc:
+                await self._failed(exc)
+                if loop.time() + delay > give_up:
+                    logger.warning(
+                        "the answer to send {} could not reach its worker before it stopped "
+                        "waiting; the message was sent",
+                        delivery.id,
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.cluster.heartbeat)
 
     # --- Redis up and down ---------------------------------------------------------------
 

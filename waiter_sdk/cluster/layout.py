@@ -10,7 +10,9 @@ Layout (for operators reading the database)::
     waiter:workers                hash    worker id -> JSON {pid, host, started}
     waiter:alive:<worker>         string  "1", PX dead_after; set every heartbeat
     waiter:handover:<worker>      string  lock of whoever cleans up after a dead worker
-    waiter:in:<worker>            stream  events routed to that worker, and its send results
+    waiter:in:<worker>            stream  events routed to that worker
+    waiter:re:<worker>            stream  the results of that worker's sends (read apart from
+                                          its events, so a busy worker still hears them)
     waiter:in:any:<shard>         stream  events nobody owns, by shard_for(chat key, shards)
     waiter:out                    stream  sends the workers ask the ingress to make
     waiter:seen:<ledger key>      string  "begun", then "done" (the Ledger)
@@ -45,6 +47,7 @@ __all__ = [
     "id_route",
     "notify_key",
     "reply_route",
+    "results_stream",
     "route_key",
     "routes_of_key",
 ]
@@ -70,6 +73,10 @@ def notify_key(worker_id: str) -> str:
 
 def alive_key(worker_id: str) -> str:
     return f"{PREFIX}alive:{worker_id}"
+
+
+def results_stream(worker_id: str) -> str:
+    return f"{PREFIX}re:{worker_id}"
 
 
 def handover_key(worker_id: str) -> str:

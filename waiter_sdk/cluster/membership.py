@@ -6,10 +6,11 @@ Usage::
     await members.beat("w1", {"pid": 4242, "host": "bot-1"})   # every heartbeat of worker w1
     await members.live()            # ["w1", "w2"]: listed and beating, sorted
     await members.dead()            # ["w3"]: listed, no heartbeat for dead_after seconds
-    await members.leave("w1")       # a clean stop: no longer listed
+    await members.leave("w1")       # a clean stop: listed as left, for the ingress
 
 A worker is listed in ``waiter:workers`` (a hash: id -> JSON info) from its first heartbeat
-until it leaves or is cleaned up after its death, and alive while ``waiter:alive:<id>`` exists:
+until the ingress has cleaned up after it (it died, or it left: ``{"left": true}``), and alive
+while ``waiter:alive:<id>`` exists:
 each heartbeat sets it with ``PX dead_after``, so Redis itself forgets a worker that stopped
 beating. Nobody reads a clock: the expiry is Redis's.
 
@@ -64,11 +65,17 @@ class Members:
             await pipe.execute()
 
     async def leave(self, worker_id: str) -> None:
-        """Worker ``worker_id`` stopped cleanly: neither listed nor alive any more."""
+        """Worker ``worker_id`` stopped cleanly: no longer alive, and listed as ``left`` until
+        the ingress has handed over what is left in its stream (and unlists it).
+
+        A worker that is simply no longer listed is not one that left: after Redis restarted
+        empty, every worker is unlisted until its next heartbeat, and handing live workers
+        over would delete their streams under them.
+        """
         async with self._guard(f"remove worker {worker_id} from the cluster") as client:
             pipe = client.pipeline(transaction=True)
             pipe.delete(alive_key(worker_id))
-            pipe.hdel(WORKERS, worker_id)
+            pipe.hset(WORKERS, worker_id, orjson.dumps({"left": True}))
             await pipe.execute()
 
     async def listed(self) -> dict[str, bool]:

@@ -74,16 +74,19 @@ from ..app import App
 from ..events import Event, MessageEvent
 from ..exceptions import DeliveryError, OwnershipError
 from ..plugins.loader import PluginSpec
+from ..session._context import current_scope
+from ..session.controller import SessionController
 from ..session.registry import Release, SessionRegistry
 from ..storage.address import redact_url
 from . import codec
 from ._outage import Outage
 from .delivery import Delivery, Inbox, Ledger, Outbox, assigned_shards, shard_for, shared_stream
 from .delivery import worker_stream as stream_of
-from .layout import chat_key
+from .layout import GROUP, chat_key, results_stream
 from .membership import Members
 from .sessions import ClusterRegistry
 from .sink import IngressSink
+from .trim import Trimmer
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -92,6 +95,11 @@ __all__ = ["MAX_HOPS", "Worker", "run_worker"]
 
 MAX_HOPS = 8  # forwards of one event before a worker handles it wherever it is
 _BATCH = 100  # entries read per stream per call
+# Events dispatched here and not yet handled, at most: past it the read loop waits, and the
+# events wait in Redis (that is what the streams are for). Without a bound a burst spawns a
+# handler task per event at once, and the loop, busy with them, misses its heartbeats and
+# is taken for dead.
+MAX_IN_FLIGHT = 512
 
 
 class _WorkerApp(App):
@@ -110,6 +118,9 @@ class _WorkerApp(App):
         self.sink = sink
         # Events dispatched and not yet handled, with what to call once they are.
         self._tracked: dict[Event, Callable[[], None]] = {}
+        # Events whose handlers run now: a handler that opens a session has handled its
+        # event (below, _session_opened), however long it then waits in the session.
+        self._running: dict[Event, Callable[[], None]] = {}
 
     def _new_registry(self) -> SessionRegistry:
         return self._make_registry(self._release, self.settings.session.max_queue)
@@ -121,6 +132,7 @@ class _WorkerApp(App):
         """Dispatch ``event``; ``done()`` once handled. False: not dispatched (stopping)."""
         if self.state != "running":
             return False
+        done = _Once(done)
         if isinstance(event, MessageEvent):
             self._tracked[event] = done
             self.dispatch(event)  # through _route below
@@ -161,9 +173,16 @@ class _WorkerApp(App):
                 self.bus.release(place)
             done()
             return
+        running = self._running
+        running[event] = done
+
+        def finished() -> None:
+            running.pop(event, None)
+            done()
+
         gate = self._gates.close(event)
         if gate is None:
-            self.bus.spawn(event, selected, on_finish=done, place=place)
+            self.bus.spawn(event, selected, on_finish=finished, place=place)
             return
         context = contextvars.Context()
         context.run(current_gate.set, gate)
@@ -173,15 +192,42 @@ class _WorkerApp(App):
             try:
                 opened(gate)
             finally:
-                done()
+                finished()
 
         self.bus.spawn(event, selected, context, finish, place)
+
+    def _session_opened(self, session: SessionController) -> None:
+        super()._session_opened(session)
+        scope = current_scope.get()
+        if scope is not None and scope.event is not None:
+            done = self._running.pop(scope.event, None)
+            if done is not None:
+                # Handled: its handler opened a conversation. Acknowledged now, not when the
+                # session ends minutes later: a pending entry that old would be taken over
+                # as a dead worker's, hold back trimming, and hold a slot of the read bound.
+                # If this worker dies meanwhile, the session dies with it and is told.
+                done()
 
     def forget_tracked(self) -> int:
         """Drop what was never handled (the app stopped first); how many."""
         count = len(self._tracked)
         self._tracked.clear()
         return count
+
+
+class _Once:
+    """A callback that runs at most once (a handled event is acknowledged once, whether its
+    session opened first or its handlers finished first)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn: Callable[[], None] | None = fn
+
+    def __call__(self) -> None:
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
 
 
 class _Backoff:
@@ -264,6 +310,9 @@ class Worker:
         self._done_keys: list[str] = []
         self._flush_wake = asyncio.Event()
         self._shard_streams: list[str] = []
+        self._view: list[str] = []
+        self._in_flight = 0  # dispatched, not yet handled: see MAX_IN_FLIGHT
+        self._room = asyncio.Event()
         self._sweeps: dict[str, float] = {}  # gained shard stream -> sweep until (loop time)
         self._sweep_due = False
         self._client: Redis | None = None
@@ -306,6 +355,7 @@ class Worker:
         self._state = "starting"
         cluster = self.settings.cluster
         client = self._client = _client(cluster.redis, self._timeout)
+        self._trimmer = Trimmer(client, describe=self.describe)
         try:
             self.members = Members(client, cluster.dead_after, describe=self.describe)
             await self.members.beat(self.worker_id, self._info())
@@ -337,6 +387,7 @@ class Worker:
             self._tasks.spawn(self._read_loop(), name="waiter-sdk-worker-read")
             self._tasks.spawn(self._heartbeat_loop(), name="waiter-sdk-worker-heartbeat")
             self._tasks.spawn(self._flush_loop(), name="waiter-sdk-worker-acks")
+            self._tasks.spawn(self._results_loop(), name="waiter-sdk-worker-results")
         except BaseException:
             await self._close(leave=True)
             raise
@@ -396,7 +447,14 @@ class Worker:
             self._tasks.spawn(client.connection_pool.disconnect(inuse_connections=False))
 
     def _info(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "host": socket.gethostname()}
+        # "view": the live workers the current shard assignment was computed from, so an
+        # operator (or a test) can see when every worker has taken its share after a join.
+        return {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "view": self._view,
+            "shards": len(self._shard_streams),
+        }
 
     async def _settled(self) -> None:
         # The sink's barrier: claims queued before a send are visible before it goes out.
@@ -410,6 +468,7 @@ class Worker:
         streams: list[str] = []
         if not self._stopping:
             workers = sorted({*live, self.worker_id})  # we beat just now, whatever Redis said
+            self._view = workers
             index = workers.index(self.worker_id)
             shards = assigned_shards(index, len(workers), self.settings.cluster.shards)
             streams = [shared_stream(s) for s in shards]
@@ -439,6 +498,11 @@ class Worker:
                 await self.members.beat(self.worker_id, self._info())
                 await self.registry.refresh()
                 live = await self.members.live()
+                # What every reader of these streams has acknowledged goes (cluster/trim.py).
+                await self._trimmer.trim(
+                    [self.own_stream, results_stream(self.worker_id), *self._shard_streams],
+                    GROUP,
+                )
             except (DeliveryError, OwnershipError) as exc:
                 self.outage.failed(exc)
                 continue
@@ -452,11 +516,19 @@ class Worker:
         while not self._quit:
             inbox = self._inbox
             assert inbox is not None
+            if self._in_flight >= MAX_IN_FLIGHT:
+                self._room.clear()
+                await self._room.wait()
+                continue
             try:
                 if self._sweep_due and not self._stopping:
                     self._sweep_due = False
                     self._backlog += await self._sweep(inbox)
-                found = await inbox.read(count=_BATCH, block_ms=self.block_ms)
+                # COUNT is per stream: split the room left between them, so one read cannot
+                # overshoot the bound by more than a message per stream.
+                room = MAX_IN_FLIGHT - self._in_flight
+                count = max(1, min(_BATCH, room // len(inbox.streams)))
+                found = await inbox.read(count=count, block_ms=self.block_ms)
             except DeliveryError as exc:
                 self.outage.failed(exc)
                 await backoff.wait()
@@ -470,6 +542,35 @@ class Worker:
             try:
                 async with self._lock:
                     await self._process(batch)
+            except DeliveryError as exc:
+                self.outage.failed(exc)
+                await backoff.wait()
+            else:
+                backoff.reset()
+
+    async def _results_loop(self) -> None:
+        # Apart from the events, and never held back by MAX_IN_FLIGHT: the handlers that fill
+        # the bound are the ones waiting for these results.
+        assert self._client is not None
+        inbox = Inbox(
+            self._client, self.worker_id, [results_stream(self.worker_id)], describe=self.describe
+        )
+        backoff = _Backoff(min(2.0, self.settings.cluster.heartbeat))
+        while not self._quit:
+            try:
+                found = await inbox.read(count=_BATCH, block_ms=self.block_ms)
+                for delivery in found:
+                    try:
+                        self.sink.resolve(codec.decode(delivery.payload))
+                    except ValueError as exc:
+                        logger.warning(
+                            "worker {}: result {} dropped, not a payload it can read: {}",
+                            self.worker_id,
+                            delivery.id,
+                            exc,
+                        )
+                if found:
+                    await inbox.ack_many(found)
             except DeliveryError as exc:
                 self.outage.failed(exc)
                 await backoff.wait()
@@ -532,7 +633,8 @@ class Worker:
                     self._refused(delivery, key, verdict)
                     continue
             event.adapter = self.sink
-            app.handle(event, functools.partial(self._handled, delivery, key))
+            if app.handle(event, functools.partial(self._handled, delivery, key)):
+                self._in_flight += 1
         if forwards:
             try:
                 await self.outbox.send_many([(stream, payload) for _, stream, payload in forwards])
@@ -614,6 +716,9 @@ class Worker:
         self._ack(delivery)
 
     def _handled(self, delivery: Delivery, key: str | None) -> None:
+        self._in_flight -= 1
+        if self._in_flight < MAX_IN_FLIGHT:
+            self._room.set()
         if key is not None:
             self._done_keys.append(key)
         self._ack(delivery)
