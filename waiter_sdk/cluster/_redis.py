@@ -12,9 +12,27 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-__all__ = ["Guard", "describe_client", "explain", "secrets_of"]
+__all__ = ["Guard", "connect", "describe_client", "explain", "secrets_of"]
+
+
+def connect(url: str, timeout: float = 5.0) -> Redis:
+    """A client for the cluster's Redis as every part of it uses one: a plain pool, no silent
+    retry (a command whose answer was lost may have been applied: a claim sent again would
+    find its own claim), bytes back (payloads are bytes).
+
+    ``timeout`` bounds connecting and each answer; it must exceed the blocking reads' wait.
+    """
+    pool = ConnectionPool.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return Redis.from_pool(pool)
 
 
 class Guard:

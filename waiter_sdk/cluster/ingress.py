@@ -59,16 +59,14 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from redis import exceptions as redis_errors
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 
 from ..app import App
 from ..events import Event, MessageChain, MessageEvent, Target
 from ..exceptions import DeliveryError, WaiterError
 from ..storage.address import redact_url
 from . import codec
-from ._redis import Guard
+from ._redis import Guard, connect
 from .delivery import Delivery, Inbox, Outbox, shard_for, shared_stream, worker_stream
 from .handover import Handover
 from .layout import (
@@ -92,21 +90,6 @@ _BATCH = 1000  # events per forwarding round trip, at most
 _SEND_READ = 100  # sends read from waiter:out per call
 _BLOCK_MS = 500  # how long a read of waiter:out waits for a send (Redis's timer)
 _FIRST_DELAY = 0.05  # seconds before the first retry after a Redis failure; doubled each time
-
-
-def connect(url: str, timeout: float = 5.0) -> Redis:
-    """A client for the cluster's Redis as every part of it uses one: a plain pool, no silent
-    retry (a command whose answer was lost may have been applied), bytes back.
-
-    ``timeout`` bounds connecting and each answer; it must exceed the blocking reads' wait.
-    """
-    pool = ConnectionPool.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
-    return Redis.from_pool(pool)
 
 
 async def run_ingress(settings: Settings, adapters: Sequence[Adapter]) -> None:

@@ -63,9 +63,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from loguru import logger
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 
 from .._bus import Place
 from .._gate import current_gate
@@ -80,6 +78,7 @@ from ..session.registry import Release, SessionRegistry
 from ..storage.address import redact_url
 from . import codec
 from ._outage import Outage
+from ._redis import connect
 from .delivery import Delivery, Inbox, Ledger, Outbox, assigned_shards, shard_for, shared_stream
 from .delivery import worker_stream as stream_of
 from .layout import GROUP, chat_key, results_stream
@@ -247,15 +246,6 @@ class _Backoff:
         self.delay = 0.0
 
 
-def _client(url: str, timeout: float) -> Redis:
-    # A plain pool with no silent retry (a timed-out claim may have been applied; sending it
-    # again would find our own claim), bytes back (payloads are bytes).
-    pool = ConnectionPool.from_url(
-        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-    )
-    return Redis.from_pool(pool)
-
-
 def _fresh_id() -> str:
     host = socket.gethostname().replace(":", "-") or "host"
     return f"{host}-{os.getpid()}-{os.urandom(3).hex()}"
@@ -354,7 +344,7 @@ class Worker:
             raise RuntimeError(f"Worker.start() called on a worker that is {self._state}")
         self._state = "starting"
         cluster = self.settings.cluster
-        client = self._client = _client(cluster.redis, self._timeout)
+        client = self._client = connect(cluster.redis, self._timeout)
         self._trimmer = Trimmer(client, describe=self.describe)
         try:
             self.members = Members(client, cluster.dead_after, describe=self.describe)
