@@ -5,8 +5,7 @@ implementation connects to over a reverse WebSocket; the workers are ``waiter-sd
 child processes loading the example plugins and ``cluster_plugins.py``. One redis-server of
 this module's own serves them, so that restarting it disturbs no other test.
 
-The scenarios run in one order on one cluster (starting processes is the slow part): the
-killed worker comes last.
+The scenarios run in one order on one cluster (starting processes is the slow part).
 """
 
 from __future__ import annotations
@@ -342,31 +341,6 @@ async def test_fifty_thousand_messages_are_each_handled_exactly_once(cluster: Cl
     assert len(counts) == total
     assert sorted(counts) == sorted(ids)
     assert {v for v in counts.values()} == {"1"}
-
-
-async def test_a_killed_worker_is_noticed_and_its_conversations_told(cluster: Cluster) -> None:
-    live = sorted(WORKERS)
-    doomed_group = _groups_on("w2", live, 1)[0]
-    safe_group = _groups_on("w3", live, 1)[0]
-    await cluster.group(ALICE, doomed_group, "/cecho")
-    assert (await cluster.reply()).text == "w2 echo on"
-    await cluster.group(BOB, safe_group, "/cecho")
-    assert (await cluster.reply()).text == "w3 echo on"
-
-    cluster.kill("w2")
-    notice = await cluster.reply(within=15)
-    assert (notice.target, notice.text) == (
-        doomed_group,
-        "This conversation was lost with a bot process; sorry!",
-    )
-    await cluster.wait_live({"w1", "w3"})
-    # Bob's conversation on w3 goes on; Alice's chat is served by a live worker now.
-    await cluster.group(BOB, safe_group, "still here")
-    assert (await cluster.reply()).text == "w3 echo: still here"
-    await cluster.group(ALICE, doomed_group, "/where")
-    assert (await cluster.reply()).text in ("w1 here", "w3 here")
-    await cluster.group(BOB, safe_group, "q")
-    assert (await cluster.reply()).text == "w3 echo off"
 
 
 async def _until(condition: Any, within: float = 15.0) -> None:
