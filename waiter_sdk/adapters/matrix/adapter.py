@@ -64,8 +64,18 @@ _FILTER: dict[str, Any] = {
         "account_data": {"types": []},
     },
 }
-# The first sync of an account only learns state: one timeline event per room is enough.
-_FIRST_FILTER: dict[str, Any] = {**_FILTER, "room": {**_FILTER["room"], "timeline": {"limit": 1}}}
+
+
+def _first_filter() -> dict[str, Any]:
+    """The filter of a first sync, which only learns state: one timeline event per room.
+
+    It names an event type of its own each time. Synapse answers a repeated /sync request (the
+    same token, filter and position) from a cache for two minutes, and a first sync has no
+    position: a bot restarted within that time would get its previous run's first answer and
+    then replay everything since. A filter no earlier request used cannot hit that cache.
+    """
+    fresh = f"org.waiter.fresh.{uuid.uuid4().hex}"
+    return {**_FILTER, "room": {**_FILTER["room"], "timeline": {"limit": 1, "not_types": [fresh]}}}
 
 
 def _path(*parts: str) -> str:
@@ -212,7 +222,7 @@ class MatrixAdapter(Adapter):
                 self.since = await position.load()
             if self.since is None:
                 # The very first start: learn the rooms, answer nothing of their history.
-                params = {"timeout": "0", "filter": _json(_FIRST_FILTER)}
+                params = {"timeout": "0", "filter": _json(_first_filter())}
                 backlog = True
             else:
                 # A restart: everything since the stored position, and the full state of
