@@ -22,6 +22,7 @@ import base64
 import binascii
 import mimetypes
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -33,6 +34,7 @@ from ..._tasks import TaskSet
 from ...events import Image, MessageChain, Reply, Target
 from ...exceptions import (
     ActionFailedError,
+    ActionTimeoutError,
     AdapterConnectionError,
     AdapterError,
     ConfigError,
@@ -102,7 +104,8 @@ class MatrixAdapter(Adapter):
         self._position: Position | None = None
         self._joining: set[str] = set()
         self._creating: dict[str, asyncio.Lock] = {}
-        self._synced = asyncio.Event()
+        self.failures = 0  # sync attempts failed in a row
+        self._progress = asyncio.Event()  # set (and replaced) after each sync attempt
         self._running = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -129,9 +132,14 @@ class MatrixAdapter(Adapter):
         self._running = True
         try:
             self.user_id = settings.user_id
-            if not self.user_id:
-                await self._whoami(at_start=True)
-            self._ready_for(self.user_id)
+            try:
+                # Checks the token (and the user id, when given) before the app counts as up.
+                await self._whoami()
+            except (AdapterConnectionError, ActionTimeoutError) as exc:
+                # Down for now: the sync loop asks again, as it waits for a restart.
+                log.warning("matrix: cannot ask the homeserver who the bot is yet ({})", exc)
+            else:
+                self._ready_for(self.user_id)
             self.tasks.spawn(self._sync_forever(), name="matrix sync")
         except BaseException:
             await self.stop()
@@ -143,6 +151,11 @@ class MatrixAdapter(Adapter):
         if self._client is not None:
             self._client.close()
         await self.tasks.aclose()
+        if self._position is not None and self.since is not None:
+            # The loop may have been stopped between dispatching a batch and storing its
+            # position: store it now (the app closes its storage after its adapters), or the
+            # next start would replay that batch.
+            await self._position.save(self.since)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -151,10 +164,23 @@ class MatrixAdapter(Adapter):
         who = self.user_id or "(account asked at start)"
         return f"{self.settings.homeserver or '(no homeserver)'} as {who} [access token]"
 
-    async def wait_synced(self, timeout: float | None = None) -> None:
-        """Wait until the first sync was read (state known, invitations seen)."""
+    async def wait_synced(self, timeout: float | None = None, *, count: int = 1) -> None:
+        """Wait until ``count`` sync answers were read since start (the first: state known,
+        invitations seen); ``TimeoutError`` after ``timeout`` seconds."""
+        await self._wait(lambda: self.syncs >= count, timeout)
+
+    async def wait_failures(self, count: int, timeout: float | None = None) -> None:
+        """Wait until ``count`` sync attempts in a row have failed (for health checks, tests)."""
+        await self._wait(lambda: self.failures >= count, timeout)
+
+    async def _wait(self, done: Callable[[], bool], timeout: float | None) -> None:
         async with asyncio.timeout(timeout):
-            await self._synced.wait()
+            while not done():
+                await self._progress.wait()
+
+    def _pulse(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     def _ready_for(self, user_id: str) -> None:
         self.rooms = Rooms(user_id, by_member_count=self.settings.direct_by_member_count)
@@ -174,44 +200,55 @@ class MatrixAdapter(Adapter):
         if self._running and self.app is not None:
             self.app.dispatch(event)
 
-    async def _whoami(self, *, at_start: bool) -> None:
+    async def _whoami(self) -> None:
         client = self._require_client()
         try:
             answer = await client.call("GET", f"{_CLIENT}/account/whoami", action="whoami")
         except ActionFailedError as exc:
             if exc.retcode in (401, 403):
-                raise AdapterConnectionError(
-                    "the homeserver refused the access token (HTTP "
-                    f"{exc.retcode}); check WAITER_MATRIX__ACCESS_TOKEN"
+                raise ConfigError(
+                    f"the homeserver refused the access token (HTTP {exc.retcode}); "
+                    "check WAITER_MATRIX__ACCESS_TOKEN"
                 ) from None
             raise
         user_id = answer.get("user_id")
         if not isinstance(user_id, str) or not user_id.startswith("@"):
             raise AdapterConnectionError("the homeserver's whoami named no user_id")
+        if self.settings.user_id and user_id != self.settings.user_id:
+            raise ConfigError(
+                f"the access token belongs to {user_id}, not to WAITER_MATRIX__USER_ID="
+                f"{self.settings.user_id}; fix one of them"
+            )
         self.user_id = user_id
 
     # --- the sync loop ---------------------------------------------------------------------
 
     async def _sync_forever(self) -> None:
         settings = self.settings
-        failures = 0
         first = True
         while self._running:
             try:
                 await self._sync_once(first)
-            except (AdapterError, EventError) as exc:
-                failures += 1
-                delay = backoff(failures, settings.reconnect_interval, settings.reconnect_max)
+            except (AdapterError, EventError, ConfigError) as exc:
+                # ConfigError: the token was refused after the start (revoked, say). Logged on
+                # every attempt, so it cannot go unnoticed, and fixed tokens are picked up.
+                self.failures += 1
+                delay = backoff(self.failures, settings.reconnect_interval, settings.reconnect_max)
                 log.warning("matrix: sync failed ({}); retrying in {:.2f} s", exc, delay)
+                self._pulse()
                 await asyncio.sleep(delay)
                 continue
             first = False
-            if failures:
-                log.info("matrix: syncing again after {} failed attempts", failures)
-            failures = 0
+            if self.failures:
+                log.info("matrix: syncing again after {} failed attempts", self.failures)
+            self.failures = 0
+            self._pulse()
 
     async def _sync_once(self, first: bool) -> None:
         client = self._require_client()
+        if self._reader is None:
+            await self._whoami()
+            self._ready_for(self.user_id)
         reader, position = self._reader, self._position
         assert reader is not None and position is not None
         settings = self.settings
@@ -251,7 +288,6 @@ class MatrixAdapter(Adapter):
         self._accept(batch.invites)
         self.since = batch.next_batch
         self.syncs += 1
-        self._synced.set()
         await position.save(batch.next_batch)
         if backlog:
             log.info("matrix: first sync as {}; earlier messages are not answered", self.user_id)
