@@ -99,7 +99,9 @@ def _required(event: Mapping[str, Any], field: str) -> str:
 def _kind(value: object) -> str:
     if value is None:
         return "missing"
-    return {dict: "an object", list: "an array", bool: "a boolean", str: "empty"}.get(
+    if isinstance(value, str):
+        return "a string" if value else "empty"
+    return {dict: "an object", list: "an array", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
 

@@ -319,8 +319,9 @@ def render(
             parts[0] = Upload(first.image, relates)
         else:
             first["m.relates_to"] = relates
-            users = first["m.mentions"].setdefault("user_ids", [])
+            mentions = first["m.mentions"]
             for user in also_mention:
+                users = mentions.setdefault("user_ids", [])
                 if user not in users:
                     users.append(user)
     return parts
