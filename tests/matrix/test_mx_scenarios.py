@@ -7,6 +7,7 @@ plugins, run by an App whose MatrixAdapter logs in as the bot account.
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from example_plugins.echo import Echo
 from example_plugins.idiom_chain import IdiomChain
 from example_plugins.login import Login
 from example_plugins.quiz import Quiz
-from waiter_sdk import At, MessageEvent, Plain, Plugin, command
+from waiter_sdk import At, Image, MessageEvent, Plain, Plugin, command, on_message
 
 from .conftest import Human, World, bot, group_room, humans
 
@@ -181,3 +182,45 @@ async def test_mentions_both_ways_pills_and_m_mentions(synapse_world: World) -> 
         )
         await bob.say(room, "/poke")  # no mention: a command all the same, not to the bot
         assert (await alice.next_from(room, bot_id))["content"]["body"] == "Bob you poked someone"
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+class Picture(Plugin):
+    """/picture sends an image file; any image received is described."""
+
+    name = "picture"
+    path = ""
+
+    @command("picture")
+    async def picture(self, event: MessageEvent):
+        yield event.chain_result([Plain("here:"), Image(self.path)])
+
+    @on_message(priority=-1)
+    async def describe(self, event: MessageEvent) -> None:
+        images = [c for c in event.message if isinstance(c, Image)]
+        if images:
+            await event.send(f"got {images[0].file}")
+
+
+async def test_images_are_uploaded_and_received_as_mxc_uris(
+    synapse_world: World, tmp_path: Path
+) -> None:
+    world = synapse_world
+    bot_id = world.bot.user_id
+    Picture.path = str(tmp_path / "dot.png")
+    (tmp_path / "dot.png").write_bytes(PNG)
+    async with humans(world) as (alice, bob, _), bot(world, [Picture]):
+        room = await group_room(world, alice, [bob])
+        await alice.say(room, "/picture")
+        assert await alice.next_text(room, bot_id) == "here:"
+        image = (await alice.next_from(room, bot_id))["content"]
+        assert image["msgtype"] == "m.image" and image["body"] == "dot.png"
+        assert image["url"].startswith("mxc://waiter.test/")
+        assert image["info"] == {"mimetype": "image/png", "size": len(PNG)}
+        await bob.say(room, "", msgtype="m.image", url=image["url"])
+        assert await alice.next_text(room, bot_id) == f"got {image['url']}"

@@ -230,6 +230,8 @@ class MatrixAdapter(Adapter):
             try:
                 await self._sync_once(first)
             except (AdapterError, EventError, ConfigError) as exc:
+                if not self._running:
+                    return  # stop() ended the pending /sync: not a failure worth a line
                 # ConfigError: the token was refused after the start (revoked, say). Logged on
                 # every attempt, so it cannot go unnoticed, and fixed tokens are picked up.
                 self.failures += 1
