@@ -234,12 +234,14 @@ async def run_bare(
 ) -> Result:
     """The floor: the same /sync and PUT round trips, by a bot of a dozen lines and no SDK."""
     headers = {"Authorization": f"Bearer {bot.access_token}"}
-    txns = itertools.count()
+    # Transaction ids unique across runs: a homeserver answers a repeated one with the old
+    # event and posts nothing.
+    run, txns = uuid.uuid4().hex, itertools.count()
     tasks: set[asyncio.Task[Any]] = set()
 
     async def send(session: aiohttp.ClientSession, room: str, text: str) -> None:
         async with session.put(
-            f"{server.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/b{next(txns)}",
+            f"{server.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/{run}-{next(txns)}",
             json={"msgtype": "m.text", "body": text},
             headers=headers,
         ) as answer:

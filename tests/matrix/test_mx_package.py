@@ -73,3 +73,16 @@ async def test_settings_come_from_the_app_when_not_given() -> None:
             assert adapter.describe() == f"{fake.url} as {USER} [access token]"
     finally:
         await fake.stop()
+
+
+def test_a_missing_synapse_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from .synapse_kit import missing_synapse
+
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="no synapse here"):
+        missing_synapse("no synapse here")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires the Matrix tests to run"):
+        missing_synapse("no synapse here")
