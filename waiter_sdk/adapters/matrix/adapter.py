@@ -113,9 +113,9 @@ class MatrixAdapter(Adapter):
     async def start(self, app: App) -> None:
         """Check the settings and the token, then start syncing in the background.
 
-        Fails fast (``ConfigError``) without a homeserver or token, and
-        (``AdapterConnectionError``) when the homeserver refuses the token; a homeserver that
-        is down is waited for by the sync loop instead, as a restart of it would be.
+        Fails fast with ``ConfigError`` without a homeserver or token, or when the homeserver
+        refuses the token (or it belongs to another account than ``user_id``); a homeserver
+        that is down is waited for by the sync loop instead, as a restart of it would be.
         """
         self.app = app
         settings = (
@@ -390,25 +390,34 @@ class MatrixAdapter(Adapter):
             return room_id
         # One creation per user at a time: two messages to a new user share one new room.
         lock = self._creating.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            room_id = self.rooms.direct_room(user_id)
-            if room_id is not None:
-                return room_id
-            client = self._require_client()
-            answer = await client.call(
-                "POST",
-                f"{_CLIENT}/createRoom",
-                action="create a direct room",
-                body={"is_direct": True, "invite": [user_id], "preset": "trusted_private_chat"},
-            )
-            room_id = answer.get("room_id")
-            if not isinstance(room_id, str):
-                raise ActionFailedError("create a direct room", None, "no room_id in the answer")
-            self.rooms.room(room_id).joined.add(self.user_id)
-            await self._mark_direct(user_id, room_id)
-            self.rooms.spoke_privately(user_id, room_id)
-            log.info("matrix: opened a direct room {} with {}", room_id, user_id)
+        try:
+            async with lock:
+                return await self._create_private_room(user_id)
+        finally:
+            # Nobody queued: drop the lock, so the dict does not grow with every user ever
+            # written to. A later caller makes a new one and finds the room recorded.
+            if not lock.locked() and self._creating.get(user_id) is lock:
+                del self._creating[user_id]
+
+    async def _create_private_room(self, user_id: str) -> str:
+        room_id = self.rooms.direct_room(user_id)
+        if room_id is not None:
             return room_id
+        client = self._require_client()
+        answer = await client.call(
+            "POST",
+            f"{_CLIENT}/createRoom",
+            action="create a direct room",
+            body={"is_direct": True, "invite": [user_id], "preset": "trusted_private_chat"},
+        )
+        room_id = answer.get("room_id")
+        if not isinstance(room_id, str):
+            raise ActionFailedError("create a direct room", None, "no room_id in the answer")
+        self.rooms.room(room_id).joined.add(self.user_id)
+        await self._mark_direct(user_id, room_id)
+        self.rooms.spoke_privately(user_id, room_id)
+        log.info("matrix: opened a direct room {} with {}", room_id, user_id)
+        return room_id
 
     async def _image_content(self, upload: Upload) -> dict[str, Any]:
         image = upload.image

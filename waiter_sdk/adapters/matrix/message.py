@@ -35,7 +35,7 @@ from urllib.parse import quote, unquote
 
 from ...events import At, AtAll, Component, Image, MessageChain, Plain, Reply, Segment
 
-__all__ = ["Read", "Upload", "addressed_text", "pill", "read_content", "render"]
+__all__ = ["Read", "Upload", "addressed_text", "pill", "read_content", "render", "strip_fallback"]
 
 Content = dict[str, Any]
 
