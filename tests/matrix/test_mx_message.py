@@ -36,7 +36,8 @@ def test_a_reply_loses_its_fallback_in_body_and_in_formatted_body() -> None:
         },
         BOT,
     )
-    assert read.text == "forty & two" and read.chain == MessageChain([Plain("forty & two")])
+    assert read.text == "forty & two"
+    assert read.chain == MessageChain([Reply("$q"), Plain("forty & two")])
 
 
 def test_a_body_without_a_reply_keeps_its_quote_lines() -> None:

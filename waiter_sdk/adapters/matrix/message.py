@@ -12,10 +12,10 @@ Incoming, the text comes from ``formatted_body`` when it holds mention pills (li
 ``https://matrix.to/#/@user:server``, which become ``At`` with the link text as name), else from
 ``body``, where a bare ``@user:server`` becomes an ``At``. A reply's fallback (the ``> <@user>``
 lines heading ``body``, the ``<mx-reply>`` block of ``formatted_body``) is cut off; the quoted
-event's id is ``reply_to``. Users in ``m.mentions.user_ids`` that the text does not show are
-added as ``At`` at the end, so "is the bot mentioned" has one answer. Images are ``Image`` with
-their ``mxc://`` URI; other media (files, audio, video, locations) are ``Segment`` with the
-msgtype as kind. What cannot be read (a body that is an object, a relation that is a list) is a
+event's id is ``reply_to`` and a ``Reply`` heads the chain. Users in ``m.mentions.user_ids``
+that the text does not show are added as ``At`` at the end, so "is the bot mentioned" has one
+answer. Images are ``Image`` with their ``mxc://`` URI; other media (files, audio, video,
+locations) are ``Segment`` with the msgtype as kind. What cannot be read (a body that is an object, a relation that is a list) is a
 ``TypeError``, and nothing else escapes.
 
 Outgoing, consecutive text and mentions make one ``m.text`` (or ``m.notice``) event, each image
@@ -103,6 +103,9 @@ def read_content(content: Mapping[str, Any], self_id: str) -> Read:
         # so a command cannot hide in a type the bot does not know.
         components = [Segment(msgtype or "unknown", {"body": body})]
     components = _add_mentions(components, content.get("m.mentions"))
+    if reply_to is not None:
+        # First in the chain, as OneBot's reply segment is: plugins find quotes one way.
+        components = [Reply(reply_to), *components]
     chain = MessageChain._trusted(components)
     mentioned = any(isinstance(c, At) and c.user_id == self_id for c in components)
     return Read(chain, chain.plain_text, reply_to, mentioned)
@@ -240,7 +243,7 @@ def addressed_text(chain: MessageChain, self_id: str) -> str | None:
     """
     items = list(chain)
     first = 0
-    while first < len(items) and _blank(items[first]):
+    while first < len(items) and (isinstance(items[first], Reply) or _blank(items[first])):
         first += 1
     last = len(items) - 1
     while last >= 0 and _blank(items[last]):
