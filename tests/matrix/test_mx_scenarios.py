@@ -26,13 +26,14 @@ async def test_echo_answers_in_a_group_room_and_its_session_takes_the_next_messa
     synapse_world: World,
 ) -> None:
     world = synapse_world
-    async with humans(world) as (alice, bob, _), bot(world, [Echo]):
+    async with humans(world) as (alice, bob, _), bot(world, [Echo]) as b:
         room = await group_room(world, alice, [bob])
         await alice.say(room, "/echo hello matrix")
         assert await alice.next_text(room, world.bot.user_id) == "hello matrix"
         # A one-question session: Bob's message is not Alice's answer, hers is.
         await alice.say(room, "/echo")
         assert await alice.next_text(room, world.bot.user_id) == "What should I repeat?"
+        await b.session_opened()
         await bob.say(room, "/echo from bob")
         assert await alice.next_text(room, world.bot.user_id) == "from bob"
         await alice.say(room, "my answer")
