@@ -42,6 +42,9 @@ class FakeHomeserver:
         self.sent: list[tuple[str, str, dict[str, Any]]] = []  # (room, txn, content) per PUT
         self.sent_changed = asyncio.Event()
         self.auth_seen: list[str] = []
+        self.joins: list[str] = []
+        self.account_data: dict[str, Any] = {}
+        self.changed = asyncio.Event()  # set on every join and account data write
         self._events: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._batch = itertools.count(1)
@@ -54,6 +57,8 @@ class FakeHomeserver:
         app.router.add_get("/_matrix/client/v3/account/whoami", self._whoami)
         app.router.add_get("/_matrix/client/v3/sync", self._sync)
         app.router.add_put("/_matrix/client/v3/rooms/{room}/send/{type}/{txn}", self._send)
+        app.router.add_post("/_matrix/client/v3/rooms/{room}/join", self._join)
+        app.router.add_put("/_matrix/client/v3/user/{user}/account_data/{type}", self._account_data)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
@@ -134,6 +139,20 @@ class FakeHomeserver:
         if event_id is None:
             event_id = self._events[txn] = f"$ev{next(self._ids)}"
         return web.json_response({"event_id": event_id})
+
+    async def _join(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_UNKNOWN_TOKEN", "error": "bad"}, status=401)
+        self.joins.append(request.match_info["room"])
+        self.changed.set()
+        return web.json_response({"room_id": request.match_info["room"]})
+
+    async def _account_data(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"errcode": "M_UNKNOWN_TOKEN", "error": "bad"}, status=401)
+        self.account_data[request.match_info["type"]] = await request.json()
+        self.changed.set()
+        return web.json_response({})
 
     async def _answer(self, answer: Scripted) -> web.StreamResponse:
         if answer.hang:

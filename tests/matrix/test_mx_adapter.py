@@ -223,3 +223,39 @@ def _chain(text_: str) -> Any:
     from waiter_sdk import MessageChain
 
     return MessageChain([text_])
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+def invite(room: str, inviter: str, *, direct: bool) -> dict[str, Any]:
+    content: dict[str, Any] = {"membership": "invite"}
+    if direct:
+        content["is_direct"] = True
+    event = {"type": "m.room.member", "state_key": USER, "sender": inviter, "content": content}
+    return {room: {"invite_state": {"events": [event]}}}
+
+
+async def test_invitations_are_joined_and_direct_ones_recorded_in_m_direct() -> None:
+    async with rig() as (fake, _, adapter):
+        await synced(adapter, 1)
+        fake.queue_sync(
+            {"invite": {**invite("!dm:x", ANN, direct=True), **invite("!g:x", ANN, direct=False)}}
+        )
+        async with asyncio.timeout(WAIT):
+            while len(fake.joins) < 2 or "m.direct" not in fake.account_data:
+                fake.changed.clear()
+                await fake.changed.wait()
+        assert sorted(fake.joins) == ["!dm:x", "!g:x"]
+        assert fake.account_data["m.direct"] == {ANN: ["!dm:x"]}
+        assert adapter.rooms.is_direct("!dm:x") and not adapter.rooms.is_direct("!g:x")
+
+
+async def test_with_auto_join_off_invitations_are_only_logged(logs: list[str]) -> None:
+    async with rig(auto_join=False) as (fake, _, adapter):
+        await synced(adapter, 1)
+        fake.queue_sync({"invite": invite("!g:x", ANN, direct=False)})
+        fake.queue_sync()  # read after the invitation: by then a join would have been asked
+        await synced(adapter, 3)
+        assert fake.joins == []
+        assert any("invited to !g:x by @ann:fake.test (auto_join is off)" in line for line in logs)
