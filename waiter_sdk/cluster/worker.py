@@ -60,7 +60,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from loguru import logger
 from redis.asyncio import Redis
@@ -212,6 +212,14 @@ class _WorkerApp(App):
         count = len(self._tracked)
         self._tracked.clear()
         return count
+
+
+class _Forward(NamedTuple):
+    """Where a forwarded event goes: ``worker``'s own stream if still listed, else ``stream``
+    (the chat's shard); ``worker`` None: straight to ``stream``."""
+
+    worker: str | None
+    stream: str
 
 
 class _Once:
@@ -586,7 +594,7 @@ class Worker:
     async def _process(self, batch: list[Delivery]) -> None:
         """One batch, in order. Raises ``DeliveryError`` with what is left to redo put back."""
         handle: list[tuple[Delivery, Event, str | None]] = []
-        forwards: list[tuple[Delivery, str, bytes]] = []
+        forwards: list[tuple[Delivery, _Forward, bytes]] = []
         keys: set[str] = set()
         for delivery in batch:
             item = self._sort(delivery)
@@ -627,11 +635,28 @@ class Worker:
                 self._in_flight += 1
         if forwards:
             try:
-                await self.outbox.send_many([(stream, payload) for _, stream, payload in forwards])
+                await self._forward(forwards)
             except DeliveryError:
                 self._backlog[:0] = [d for d, _, _ in forwards]
                 raise
             self._ack(*(d for d, _, _ in forwards))
+
+    async def _forward(self, forwards: list[tuple[Delivery, _Forward, bytes]]) -> None:
+        """Append each forward to its worker's stream, or its shard's: a worker that died or
+        left since the route was looked up refuses it (its stream may be handed over already),
+        and then the chat's shard takes it, which some live worker always reads."""
+        to_workers = [(f, payload) for _, f, payload in forwards if f.worker is not None]
+        refused: list[tuple[str, bytes]] = []
+        if to_workers:
+            ids = await self.outbox.send_to_workers(
+                [(f.worker, payload) for f, payload in to_workers if f.worker is not None]
+            )
+            for (f, payload), entry_id in zip(to_workers, ids, strict=True):
+                if entry_id is None:
+                    logger.debug("worker {} is gone; forwarded to {} instead", f.worker, f.stream)
+                    refused.append((f.stream, payload))
+        to_shards = [(f.stream, payload) for _, f, payload in forwards if f.worker is None]
+        await self.outbox.send_many(to_shards + refused)
 
     def _sort(self, delivery: Delivery) -> tuple[Delivery, Any, Any] | None:
         """What to do with one entry: None (done with it now), (d, event, ledger key) to
@@ -679,18 +704,17 @@ class Worker:
             or self.registry.route(event) is not None
         ):
             return delivery, event, key
-        if tries:
-            stream, rest = stream_of(tries[0]), tries[1:]
-        elif delivery.stream == self.own_stream:
-            # Routed here by a hint that proved wrong: the chat's shard keeps its order.
-            chat = chat_key(event.platform, event.self_id, event.group_id, event.sender_id)
-            stream, rest = shared_stream(shard_for(chat, self.settings.cluster.shards)), []
-        else:
+        if not tries and delivery.stream != self.own_stream:
             return delivery, event, key
+        # Tried workers first; else (routed here by a hint that proved wrong) the chat's
+        # shard, which keeps the chat's order and is where a gone worker's forward lands too.
+        chat = chat_key(event.platform, event.self_id, event.group_id, event.sender_id)
+        shard = shared_stream(shard_for(chat, self.settings.cluster.shards))
+        target = _Forward(tries[0] if tries else None, shard)
         forwarded = dict(envelope)
-        forwarded["try"] = rest
+        forwarded["try"] = tries[1:]
         forwarded["hops"] = hops + 1
-        return delivery, stream, codec.encode(forwarded)
+        return delivery, target, codec.encode(forwarded)
 
     def _refused(self, delivery: Delivery, key: str, verdict: str) -> None:
         if verdict == "begun":
