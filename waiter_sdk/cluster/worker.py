@@ -38,8 +38,9 @@ one once handled (above), after ``Ledger.done``; both batched per loop turn. So 
 dies leaves its unfinished events pending for the ingress (its own stream) or the shard's next
 reader (``claim_stale``), and the ledger stops a second handling.
 
-**Heartbeat** (every ``cluster.heartbeat``): ``Members.beat``, ``ClusterRegistry.refresh`` (keep
-the keys, re-claim after a Redis restart), then the shard assignment. A Redis that does not
+**Heartbeat** (every ``cluster.heartbeat``): the shard assignment from the live workers,
+``Members.beat`` (publishing the view it came from), ``ClusterRegistry.refresh`` (keep the
+keys, re-claim after a Redis restart), then trimming. A Redis that does not
 answer is one ERROR line (``Outage``); sessions go on locally, and every loop retries with a
 bounded backoff; one INFO line when it answers again.
 
@@ -308,7 +309,8 @@ class Worker:
         self._done_keys: list[str] = []
         self._flush_wake = asyncio.Event()
         self._shard_streams: list[str] = []
-        self._view: list[str] = []
+        self._view: list[str] = []  # the live workers the current shard assignment is from
+        self._read_view: list[str] = []  # the view of the inbox the read loop reads with now
         self._in_flight = 0  # dispatched, not yet handled: see MAX_IN_FLIGHT
         self._room = asyncio.Event()
         self._sweeps: dict[str, float] = {}  # gained shard stream -> sweep until (loop time)
@@ -445,12 +447,16 @@ class Worker:
             self._tasks.spawn(client.connection_pool.disconnect(inuse_connections=False))
 
     def _info(self) -> dict[str, Any]:
-        # "view": the live workers the current shard assignment was computed from, so an
-        # operator (or a test) can see when every worker has taken its share after a join.
+        # "view": the live workers the shard assignment was computed from at this very
+        # heartbeat; "reading": those of the assignment the read loop reads with (it switches
+        # between reads, so a read blocked on an older assignment's streams has ended). When
+        # both name every live worker, on every worker, each has taken its share after a join
+        # and dropped the rest: what an operator (or a test) waits for.
         return {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "view": self._view,
+            "reading": self._read_view,
             "shards": len(self._shard_streams),
         }
 
@@ -493,9 +499,11 @@ class Worker:
         while not self._quit:
             await asyncio.sleep(period)
             try:
+                # The assignment first, so the heartbeat publishes the view it was made from
+                # (after a Redis restart, the first beats see a smaller membership).
+                self._assign(await self.members.live())
                 await self.members.beat(self.worker_id, self._info())
                 await self.registry.refresh()
-                live = await self.members.live()
                 # What every reader of these streams has acknowledged goes (cluster/trim.py).
                 await self._trimmer.trim(
                     [self.own_stream, results_stream(self.worker_id), *self._shard_streams],
@@ -505,7 +513,6 @@ class Worker:
                 self.outage.failed(exc)
                 continue
             self.outage.ok()
-            self._assign(live)
             if self._sweeps:
                 self._sweep_due = True
 
@@ -514,6 +521,7 @@ class Worker:
         while not self._quit:
             inbox = self._inbox
             assert inbox is not None
+            self._read_view = self._view
             if self._in_flight >= MAX_IN_FLIGHT:
                 self._room.clear()
                 await self._room.wait()
