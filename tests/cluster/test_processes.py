@@ -330,7 +330,12 @@ async def test_idiom_chain_played_by_three_members(cluster: Cluster) -> None:
 
     client = Redis.from_url(cluster.redis.url(0), decode_responses=True)
     try:
-        record = await client.hgetall(f"waiter:channel:idiom_chain:onebot11%3Ag{group}")
+        # Written back when the handler returns, which may be just after "Game over" went out.
+        async with asyncio.timeout(10):
+            while "games" not in (
+                record := await client.hgetall(f"waiter:channel:idiom_chain:onebot11%3Ag{group}")
+            ):
+                await asyncio.sleep(0.02)
     finally:
         await client.aclose()
     assert record["games"] == "1"
