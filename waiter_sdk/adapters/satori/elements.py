@@ -24,7 +24,17 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["MAX_DEPTH", "MAX_TAGS", "Element", "Node", "escape", "parse", "render", "unescape", "valid_name"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_TAGS",
+    "Element",
+    "Node",
+    "escape",
+    "parse",
+    "render",
+    "unescape",
+    "valid_name",
+]
 
 MAX_DEPTH = 32
 """Elements nested deeper than this are read as text (no real message nests this far)."""
