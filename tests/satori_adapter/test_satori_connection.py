@@ -46,7 +46,7 @@ def message(sn: int, text: str, **extra: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def connected(
     fake: FakeSatori, **overrides: Any
-) -> AsyncIterator[tuple[App, SatoriAdapter, list[Event]]]:
+) -> AsyncIterator[tuple[SatoriAdapter, list[Event]]]:
     url = await fake.start()
     options: dict[str, Any] = {
         "url": url,
@@ -62,7 +62,7 @@ async def connected(
     app.listen("incoming", seen.append)
     try:
         await app.start()
-        yield app, adapter, seen
+        yield adapter, seen
     finally:
         await app.stop()
         await fake.close()
@@ -79,7 +79,7 @@ async def test_the_token_goes_on_identify_and_every_api_call_and_never_in_logs(
     logs: list[str],
 ) -> None:
     fake = FakeSatori(token=TOKEN)
-    async with connected(fake) as (app, adapter, _):
+    async with connected(fake) as (adapter, _):
         await adapter.wait_ready(timeout=5)
         assert fake.identifies == [{"token": TOKEN}]
         assert await adapter.send(TARGET, MessageChain(["hi"])) == "sent-1"
@@ -104,7 +104,7 @@ async def test_the_token_goes_on_identify_and_every_api_call_and_never_in_logs(
 
 async def test_no_token_means_no_header_and_no_token_field() -> None:
     fake = FakeSatori()
-    async with connected(fake, token="") as (app, adapter, _):
+    async with connected(fake, token="") as (adapter, _):
         await adapter.wait_ready(timeout=5)
         assert fake.identifies == [{}]
         await adapter.send(TARGET, MessageChain(["hi"]))
@@ -113,7 +113,7 @@ async def test_no_token_means_no_header_and_no_token_field() -> None:
 
 async def test_a_wrong_token_is_refused_and_said_so_without_the_token(logs: list[str]) -> None:
     fake = FakeSatori(token="the-right-one")
-    async with connected(fake) as (app, adapter, _):
+    async with connected(fake) as (adapter, _):
         await wait_for(lambda: len(fake.identifies) >= 2)  # refused, and tried again
         assert adapter.socket is not None
         assert adapter.socket.connects == 0
@@ -135,7 +135,7 @@ async def test_a_wrong_token_is_refused_and_said_so_without_the_token(logs: list
 )
 async def test_api_errors_are_mapped(status: int, body: str, words: str) -> None:
     fake = FakeSatori()
-    async with connected(fake) as (app, adapter, _):
+    async with connected(fake) as (adapter, _):
         await adapter.wait_ready(timeout=5)
         fake.answer("message.create", status, body)
         with pytest.raises(ActionFailedError, match=words) as failed:
@@ -146,7 +146,7 @@ async def test_api_errors_are_mapped(status: int, body: str, words: str) -> None
 
 async def test_a_slow_api_is_a_timeout_and_a_dead_server_a_connection_error() -> None:
     fake = FakeSatori()
-    async with connected(fake, request_timeout=0.05) as (app, adapter, _):
+    async with connected(fake, request_timeout=0.05) as (adapter, _):
         await adapter.wait_ready(timeout=5)
         fake.hold("message.create")
         with pytest.raises(ActionTimeoutError):
@@ -185,7 +185,7 @@ async def test_pending_calls_fail_at_once_when_the_adapter_stops() -> None:
 
 async def test_a_missing_pong_means_a_dead_connection(logs: list[str]) -> None:
     fake = FakeSatori(answer_pings=False)
-    async with connected(fake, ping_interval=0.02, pong_timeout=0.02) as (app, adapter, _):
+    async with connected(fake, ping_interval=0.02, pong_timeout=0.02) as (adapter, _):
         await adapter.wait_ready(timeout=5, connects=2)
         assert fake.pings >= 1
     assert any("no PONG" in line for line in logs)
@@ -193,7 +193,7 @@ async def test_a_missing_pong_means_a_dead_connection(logs: list[str]) -> None:
 
 async def test_pings_answered_keep_the_connection() -> None:
     fake = FakeSatori()
-    async with connected(fake, ping_interval=0.01, pong_timeout=5) as (app, adapter, _):
+    async with connected(fake, ping_interval=0.01, pong_timeout=5) as (adapter, _):
         await adapter.wait_ready(timeout=5)
         await wait_for(lambda: fake.pings >= 5)
         assert adapter.socket is not None
@@ -202,7 +202,7 @@ async def test_pings_answered_keep_the_connection() -> None:
 
 async def test_resume_sends_the_last_sn_and_drops_what_comes_again() -> None:
     fake = FakeSatori()
-    async with connected(fake) as (app, adapter, seen):
+    async with connected(fake) as (adapter, seen):
         await adapter.wait_ready(timeout=5)
         first = await fake.next_socket()
         await fake.send_event(message(5, "five"))
@@ -221,7 +221,7 @@ async def test_resume_sends_the_last_sn_and_drops_what_comes_again() -> None:
 
 async def test_direct_channels_and_logins() -> None:
     fake = FakeSatori()
-    async with connected(fake) as (app, adapter, seen):
+    async with connected(fake) as (adapter, seen):
         await adapter.wait_ready(timeout=5)
         assert list(adapter.logins) == [BOT]
         # A user who wrote in private is answered in that channel; another gets one opened.
