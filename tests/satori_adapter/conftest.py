@@ -1,4 +1,5 @@
-"""Rigs for the Satori tests: the real satori-python server once per run, and an App wired to it."""
+"""Rigs for the Satori tests: an App wired to the real satori-python server (the session-wide
+``satori_peer`` fixture lives in ``tests/conftest.py``, so that the reliability suite shares it)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,10 @@ from waiter_sdk import App
 from waiter_sdk.adapters.satori import SatoriAdapter, SatoriSettings
 from waiter_sdk.config import Settings
 
-from .peer_kit import PEER_TOKEN, PeerClient, PeerProcess, peer_for
+from .peer_kit import PEER_TOKEN, PeerClient, PeerProcess
 
 ALPHA = "alpha:bot-a"  # the SDK's self_id of the peer's two logins
 BETA = "beta:bot-b"
-
-
-@pytest.fixture(scope="session")
-def satori_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeerProcess]:
-    """One real satori-python server per run (skipped without it, failed under CI=true)."""
-    yield from peer_for(tmp_path_factory)
 
 
 @dataclass
