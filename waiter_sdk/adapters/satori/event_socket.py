@@ -310,12 +310,12 @@ class EventSocket:
     def _signal(self, signal: Mapping[str, Any], data: str | bytes = "") -> None:
         op = signal.get("op")
         if type(op) is not int:
-            self._drop(data or dumps_excerpt(signal), "a signal without an integer op")
+            self._drop(data or _signal_excerpt(signal), "a signal without an integer op")
             return
         if op == Op.EVENT:
             body = signal.get("body")
             if not isinstance(body, Mapping):
-                self._drop(data or dumps_excerpt(signal), "an EVENT without a body object")
+                self._drop(data or _signal_excerpt(signal), "an EVENT without a body object")
                 return
             if self.guard.repeated(body):
                 log.debug(
@@ -345,7 +345,7 @@ class EventSocket:
         )
 
 
-def dumps_excerpt(signal: Mapping[str, Any]) -> str:
+def _signal_excerpt(signal: Mapping[str, Any]) -> str:
     """A bounded text of a decoded signal for a log excerpt (never a deep ``repr``)."""
     keys = ", ".join(repr(k)[:20] for k in list(signal)[:5])
     return "{" + keys + (", ..." if len(signal) > 5 else "") + "}"

@@ -47,7 +47,15 @@ from ...events import (
 from ...exceptions import EventError
 from .message import chain_text, from_content
 
-__all__ = ["DIRECT", "PLATFORM", "event_login", "parse_event", "self_id_of", "split_self_id"]
+__all__ = [
+    "DIRECT",
+    "PLATFORM",
+    "addressed_text",
+    "event_login",
+    "parse_event",
+    "self_id_of",
+    "split_self_id",
+]
 
 PLATFORM = "satori"
 DIRECT = 1  # channel.type of a private chat (TEXT 0, DIRECT 1, CATEGORY 2, VOICE 3)
