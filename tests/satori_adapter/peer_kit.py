@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -123,7 +124,11 @@ class PeerClient:
         self._buffer: list[dict[str, Any]] = []
 
     async def _post(self, path: str, body: Any) -> Any:
-        async with self._session.post(f"{self.peer.url}/_peer/{path}", json=body) as answer:
+        # A stream, not bytes: aiohttp warns (an error here) on a large body given whole.
+        data = io.BytesIO(json.dumps(body).encode())
+        headers = {"Content-Type": "application/json"}
+        url = f"{self.peer.url}/_peer/{path}"
+        async with self._session.post(url, data=data, headers=headers) as answer:
             answer.raise_for_status()
             return await answer.json()
 
@@ -187,7 +192,8 @@ class PeerClient:
 
     async def raw(self, frame: str | bytes) -> int:
         data = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else frame
-        async with self._session.post(f"{self.peer.url}/_peer/raw", data=data) as answer:
+        url = f"{self.peer.url}/_peer/raw"
+        async with self._session.post(url, data=io.BytesIO(data)) as answer:
             answer.raise_for_status()
             return int((await answer.json())["sockets"])
 

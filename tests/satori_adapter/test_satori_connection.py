@@ -244,3 +244,19 @@ async def test_direct_channels_and_logins() -> None:
             {"sn": 2, "type": "login-removed", "login": {"platform": "chat", "user": {"id": "bot"}}}
         )
         await wait_for(lambda: not adapter.logins)
+
+
+async def test_a_frame_over_the_size_limit_costs_a_reconnect_not_an_event(logs: list[str]) -> None:
+    fake = FakeSatori()
+    async with connected(fake, max_message_size=4096) as (adapter, seen):
+        await adapter.wait_ready(timeout=5)
+        await fake.next_socket()
+        await fake.send_event(message(1, "small"))
+        await fake.send_event(message(2, "x" * 10_000))  # closed with 1009 by the client
+        await adapter.wait_ready(timeout=5, connects=2)
+        await fake.next_socket()
+        # Resumed after the last event that arrived: the server may send what follows.
+        assert fake.identifies[-1]["sn"] == 1
+        await fake.send_event(message(3, "after"))
+        await wait_for(lambda: len(seen) == 2)
+        assert [e.message_str for e in seen] == ["small", "after"]  # type: ignore[attr-defined]

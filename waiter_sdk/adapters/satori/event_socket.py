@@ -174,7 +174,6 @@ class EventSocket:
                 log.warning("satori {}: {}", self.url, reason)
                 return False
             ready = True
-            self.connects += 1
             pinger = self._tasks.spawn(self._ping(ws), name=f"satori ping {self.url}")
             while True:
                 message = await ws.receive()
@@ -224,6 +223,8 @@ class EventSocket:
                     if signal is None:
                         continue
                     if signal.get("op") == Op.READY:
+                        # Counted before the sink hears of it: whoever READY wakes sees it.
+                        self.connects += 1
                         self._ready(signal.get("body"))
                         resumed = f" (resuming after sn {sn})" if sn is not None else ""
                         log.info("satori {}: ready{}", self.url, resumed)
