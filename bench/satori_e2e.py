@@ -141,6 +141,7 @@ async def lockstep(
 async def minimal_source(users: int, messages: int, opener: str | None, out: Any) -> None:
     inboxes: dict[str, asyncio.Queue[str]] = {f"c{n}": asyncio.Queue() for n in range(users)}
     connected: asyncio.Queue[web.WebSocketResponse] = asyncio.Queue()
+    hung_up = asyncio.Event()
     ids = itertools.count()
     sns = itertools.count()
 
@@ -153,6 +154,7 @@ async def minimal_source(users: int, messages: int, opener: str | None, out: Any
         async for message in ws:
             if message.type is WSMsgType.TEXT and json.loads(message.data).get("op") == 1:
                 await ws.send_str('{"op":2}')
+        hung_up.set()
         return ws
 
     async def create(request: web.Request) -> web.Response:
@@ -187,7 +189,7 @@ async def minimal_source(users: int, messages: int, opener: str | None, out: Any
         out.put(await lockstep(users, messages, opener, say, inboxes))
         # The bot hangs up once it has the figures; then nothing holds the server's shutdown.
         async with asyncio.timeout(30):
-            await ws.receive()
+            await hung_up.wait()
     finally:
         await runner.cleanup()
 

@@ -260,3 +260,28 @@ async def test_a_frame_over_the_size_limit_costs_a_reconnect_not_an_event(logs: 
         await fake.send_event(message(3, "after"))
         await wait_for(lambda: len(seen) == 2)
         assert [e.message_str for e in seen] == ["small", "after"]  # type: ignore[attr-defined]
+
+
+async def test_stop_leaves_no_task_behind() -> None:
+    before = asyncio.all_tasks()
+    fake = FakeSatori()
+    async with connected(fake, ping_interval=0.01) as (adapter, _):
+        await adapter.wait_ready(timeout=5)
+        await wait_for(lambda: fake.pings >= 2)  # the pinger runs too
+        fake.hold("message.create")
+        sending = asyncio.ensure_future(adapter.send(TARGET, MessageChain(["hi"])))
+        await fake.wait_request()
+    with pytest.raises(AdapterConnectionError):
+        await sending
+    assert len(adapter.tasks) == 0
+    assert adapter.api is not None and adapter.api.pending == 0
+    assert asyncio.all_tasks() - before == set()
+
+
+def test_the_reconnect_delay_doubles_up_to_its_cap_with_jitter() -> None:
+    from waiter_sdk.adapters.satori.event_socket import backoff
+
+    for attempt, full in ((1, 1.0), (2, 2.0), (3, 4.0), (7, 60.0), (10_000, 60.0)):
+        delays = [backoff(attempt, 1.0, 60.0) for _ in range(200)]
+        assert all(full / 2 <= d <= full for d in delays), (attempt, min(delays), max(delays))
+        assert len(set(delays)) > 1  # jittered: many bots do not come back in lockstep
