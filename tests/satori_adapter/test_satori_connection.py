@@ -89,6 +89,7 @@ async def test_the_token_goes_on_identify_and_every_api_call_and_never_in_logs(
         headers = {k.lower(): v for k, v in request.headers.items()}
         assert headers["authorization"] == f"Bearer {TOKEN}"
         assert (headers["satori-platform"], headers["satori-user-id"]) == ("chat", "bot")
+        assert (headers["x-platform"], headers["x-self-id"]) == ("chat", "bot")  # before 1.1
         assert headers["content-type"] == "application/json"
         # A refusal that quotes the token back: the error and the logs show it masked.
         fake.answer("message.create", 403, f'{{"error": "bad token {TOKEN}"}}')

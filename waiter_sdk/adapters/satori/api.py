@@ -7,7 +7,8 @@ Usage::
                           platform="discord", user_id="1234")
 
 Every call carries ``Content-Type: application/json``, ``Satori-Platform`` and ``Satori-User-ID``
-(the login it acts as) and, with a token, ``Authorization: Bearer``. Answers map onto the SDK's
+(the login it acts as; also as ``X-Platform`` / ``X-Self-ID`` for servers older than protocol
+1.1) and, with a token, ``Authorization: Bearer``. Answers map onto the SDK's
 errors, in messages that never hold the token:
 
 * 2xx: the decoded JSON (``None`` for an empty body).
@@ -102,6 +103,9 @@ class SatoriApi:
             "Content-Type": "application/json",
             "Satori-Platform": platform,
             "Satori-User-ID": user_id,
+            # The same for servers older than protocol 1.1 (Koishi's first Satori server).
+            "X-Platform": platform,
+            "X-Self-ID": user_id,
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
