@@ -234,9 +234,9 @@ class EventSocket:
                 if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                     code = ws.close_code
                     why = mask(str(message.extra or ""), self._hidden)[:100]
-                    hint = (
-                        "; check WAITER_SATORI__TOKEN" if token is not None or code == 3000 else ""
-                    )
+                    # satori-python closes with 3000 "Unauthorized"; others say "auth" somehow.
+                    refused = code == 3000 or "auth" in why.lower()
+                    hint = "; check WAITER_SATORI__TOKEN" if refused else ""
                     log.warning(
                         "satori {}: the server closed the connection instead of READY "
                         "(code {}{}){}",
