@@ -122,6 +122,8 @@ class PeerClient:
         self._session = session
         self.cursor = 0
         self._buffer: list[dict[str, Any]] = []
+        self.taken: list[dict[str, Any]] = []
+        """Every record ``next_sent`` returned, in order."""
 
     async def _post(self, path: str, body: Any) -> Any:
         # A stream, not bytes: aiohttp warns (an error here) on a large body given whole.
@@ -175,6 +177,7 @@ class PeerClient:
             self._buffer = list(found)
         record = self._buffer.pop(0)
         self.cursor += 1
+        self.taken.append(record)
         return record
 
     async def sent_so_far(self) -> list[dict[str, Any]]:

@@ -93,7 +93,24 @@ async def test_login_asks_in_a_direct_channel(satori_peer: PeerProcess) -> None:
             "private:alice",
             "✓ Welcome, alice! You are logged in.",
         )
-        assert not any("wonderland" in str(s["content"]) for s in await peer.sent_so_far())
+        # Bob starts in his direct channel: the whole login stays there.
+        bob = {"channel": "private:bob", "direct": True, "name": "Bob"}
+        await peer.inject("bob", "/login", **bob)  # type: ignore[arg-type]
+        question = await peer.next_sent()
+        assert (question["channel_id"], text(question)) == (
+            "private:bob",
+            "Login: your username? (cancel to stop)",
+        )
+        await peer.inject("bob", "bob", **bob)  # type: ignore[arg-type]
+        assert text(await peer.next_sent()) == "Password?"
+        await peer.inject("bob", "builder", **bob)  # type: ignore[arg-type]
+        welcome = await peer.next_sent()
+        assert (welcome["channel_id"], text(welcome)) == (
+            "private:bob",
+            "✓ Welcome, bob! You are logged in.",
+        )
+        # Neither password ever went back out.
+        assert not [s for s in peer.taken if {"wonderland", "builder"} & set(text(s).split())]
 
 
 async def test_three_members_play_the_idiom_chain(satori_peer: PeerProcess) -> None:
