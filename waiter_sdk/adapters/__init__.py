@@ -13,4 +13,5 @@ SETTINGS: dict[str, str] = {
     "console": "waiter_sdk.adapters.console_settings:ConsoleSettings",
     "onebot11": "waiter_sdk.adapters.onebot11.settings:OneBot11Settings",
     "sandbox": "waiter_sdk.adapters.sandbox.settings:SandboxSettings",
+    "satori": "waiter_sdk.adapters.satori.settings:SatoriSettings",
 }
