@@ -68,6 +68,7 @@ from ..exceptions import DeliveryError, WaiterError
 from ..storage.address import redact_url
 from . import codec
 from ._redis import Guard, connect
+from .batch import Batcher
 from .delivery import Delivery, Inbox, Outbox, shard_for, shared_stream, worker_stream
 from .handover import Handover
 from .layout import (
@@ -138,6 +139,10 @@ class Ingress(App):
         self._stopped: asyncio.Event | None = None  # set once stop() has finished
         self._dropped_before = 0
         self._sends: set[asyncio.Task[None]] = set()
+        # Sends answered meanwhile share one round trip (cluster/batch.py).
+        self._settles: Batcher[tuple[str, tuple[str, bytes] | None], None] = Batcher(
+            self._settle_many, "answers"
+        )
         # Set before the loops are cancelled, and checked by each after every await: on 3.11 a
         # redis-py call can swallow a cancellation (asyncio.wait_for, gh-86296), and a loop
         # that went on would never end (the worker's loops do the same).
@@ -228,6 +233,7 @@ class Ingress(App):
     async def _close(self) -> None:
         self._quit = self._quit_sending = True
         await _cancel([*self._loops, *self._sends, *self._handing_over.values()])
+        await self._settles.aclose()
         self._loops = []
         client, self._client = self._client, None
         if client is not None and self._given_client is None:
@@ -427,12 +433,7 @@ class Ingress(App):
         delay = _FIRST_DELAY
         while True:
             try:
-                async with self._guard(f"answer send {delivery.id}") as client:
-                    pipe = client.pipeline(transaction=False)
-                    if answer is not None:
-                        pipe.xadd(answer[0], {"payload": answer[1]})
-                    pipe.xack(OUT_STREAM, INGRESS_GROUP, delivery.id)
-                    await pipe.execute()
+                await self._settles.submit((delivery.id, answer))
                 return
             except WaiterError as exc:
                 await self._failed(exc)
@@ -445,6 +446,18 @@ class Ingress(App):
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cluster.heartbeat)
+
+    async def _settle_many(self, items: list[tuple[str, tuple[str, bytes] | None]]) -> list[None]:
+        # The answers and acknowledgements of every send settled meanwhile: one round trip.
+        ids = [entry_id for entry_id, _ in items]
+        async with self._guard(f"answer sends {', '.join(ids)}") as client:
+            pipe = client.pipeline(transaction=False)
+            for _, answer in items:
+                if answer is not None:
+                    pipe.xadd(answer[0], {"payload": answer[1]})
+            pipe.xack(OUT_STREAM, INGRESS_GROUP, *ids)
+            await pipe.execute()
+        return [None] * len(items)
 
     # --- Redis up and down ---------------------------------------------------------------
 
