@@ -43,7 +43,7 @@ from bench.onebot11_e2e import drive  # noqa: E402
 from tests.onebot11.fake import FakeOneBot  # noqa: E402
 
 SELF_ID = 10001
-PLUGIN = ROOT / "bench" / "cluster_plugin.py"
+PLUGIN = ROOT / "bench" / "echo_plugin.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

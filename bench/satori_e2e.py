@@ -38,7 +38,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,58 +48,16 @@ from aiohttp import WSMsgType, web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.e2e import Result, table  # noqa: E402
+from bench.echo_plugin import Echo  # noqa: E402
 from tests.satori_adapter.peer_kit import PEER_TOKEN, PeerProcess  # noqa: E402
 from waiter_sdk import (  # noqa: E402
     App,
-    MessageEvent,
-    Plugin,
-    SessionController,
-    command,
-    session_waiter,
 )
 from waiter_sdk.adapters.satori import SatoriAdapter, SatoriSettings  # noqa: E402
 from waiter_sdk.config import Settings  # noqa: E402
 
 LOGIN = {"platform": "alpha", "user": {"id": "bot-a"}}
-
-
-class Echo(Plugin):
-    name = "echo"
-
-    @command("echo")
-    async def echo(self, event: MessageEvent) -> None:
-        await event.send("ready")
-
-        @session_waiter(timeout=600)
-        async def repeat(controller: SessionController, reply: MessageEvent) -> None:
-            if reply.message_str == "q":
-                controller.stop()
-                return
-            await reply.send(reply.message_str)
-
-        await repeat(event)
-
-
-@dataclass
-class Result:
-    name: str
-    messages: int
-    seconds: float
-    latencies: list[float]
-    cpu: float  # seconds of CPU the bot side (this process) used meanwhile
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds
-
-    @property
-    def cpu_per_event(self) -> float:
-        """Bot-side CPU microseconds per message (event in, reply out, answer read)."""
-        return self.cpu / self.messages * 1e6
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
 async def lockstep(
@@ -365,21 +322,6 @@ async def run_bare(kind: str, peer: PeerProcess | None, users: int, messages: in
             await ws.close()
     await source.close()
     return Result("bare aiohttp", users * messages, elapsed, latencies, cpu)
-
-
-def table(results: list[Result]) -> str:
-    head = (
-        f"{'path':<14}{'messages':>9}{'seconds':>9}{'events/s':>10}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'bot CPU us/ev':>15}{'1-core max/s':>14}"
-    )
-    lines = [head, "-" * len(head)]
-    for r in results:
-        lines.append(
-            f"{r.name:<14}{r.messages:>9}{r.seconds:>9.2f}{r.rate:>10.0f}"
-            f"{r.percentile(0.5):>8.2f}{r.percentile(0.99):>8.2f}"
-            f"{r.cpu_per_event:>15.0f}{1e6 / r.cpu_per_event:>14.0f}"
-        )
-    return "\n".join(lines)
 
 
 async def bench_source(

@@ -1,6 +1,7 @@
-"""The plugin bench/cluster.py runs in every configuration: ``/echo`` opens a session of the
-sender that repeats each message until ``q``. The same file is loaded by a single process
-(``waiter-sdk run``) and by the cluster's workers (``waiter-sdk worker``), unchanged."""
+"""The session every end-to-end bench runs: ``/echo`` answers ``ready``, then repeats each
+message of its sender until ``q``. One file, so that every adapter's figure and the cluster's
+measure the same plugin; ``bench/cluster.py`` loads it by path into ``waiter-sdk run`` and
+``waiter-sdk worker`` processes, the adapter benches import it."""
 
 from __future__ import annotations
 
