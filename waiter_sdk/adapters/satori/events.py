@@ -32,19 +32,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...events import (
-    At,
-    Component,
     Event,
     MessageChain,
     MessageEvent,
     MessageSink,
     MetaEvent,
     NoticeEvent,
-    Plain,
     Reply,
     RequestEvent,
 )
 from ...exceptions import EventError
+from ..addressing import addressed_text as _addressed_text
 from .message import chain_text, from_content
 
 __all__ = [
@@ -213,30 +211,9 @@ def _message(
 
 def addressed_text(chain: MessageChain, login_user: str) -> str | None:
     """The text of a group message that mentions the bot first or last, without that mention;
-    ``None`` when the bot is not mentioned there (leading quotes and blank text skipped)."""
-    items: list[Component] = list(chain)
-    first = 0
-    while first < len(items) and (isinstance(items[first], Reply) or _blank(items[first])):
-        first += 1
-    last = len(items) - 1
-    while last >= 0 and _blank(items[last]):
-        last -= 1
-    if first < len(items) and _mentions(items[first], login_user):
-        removed, leading = first, True
-    elif last >= 0 and _mentions(items[last], login_user):
-        removed, leading = last, False
-    else:
-        return None
-    text = chain_text(c for index, c in enumerate(items) if index != removed)
-    return text.lstrip() if leading else text.rstrip()
-
-
-def _mentions(component: Component, login_user: str) -> bool:
-    return isinstance(component, At) and component.user_id == login_user
-
-
-def _blank(component: Component) -> bool:
-    return isinstance(component, Plain) and not component.content.strip()
+    ``None`` when the bot is not mentioned there (leading quotes and blank text skipped). Text
+    kept inside unknown elements counts (``chain_text``)."""
+    return _addressed_text(chain, login_user, chain_text)
 
 
 def _resource(
