@@ -39,8 +39,9 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.echo_plugin import Echo  # noqa: E402  (the session every end-to-end bench runs)
 from tests.matrix.synapse_kit import Account, Synapse  # noqa: E402  (the server kit of the tests)
-from waiter_sdk import App, MessageEvent, Plugin, SessionController, command, session_waiter  # noqa: E402
+from waiter_sdk import App  # noqa: E402
 from waiter_sdk.adapters.matrix import MatrixAdapter, MatrixSettings  # noqa: E402
 from waiter_sdk.config import Settings  # noqa: E402
 
@@ -59,27 +60,6 @@ def first_filter() -> str:
     position (the adapter does the same, see ``_first_filter``)."""
     fresh = {"room": {"timeline": {"limit": 1, "not_types": [uuid.uuid4().hex]}}}
     return orjson.dumps({**orjson.loads(FILTER), **fresh}).decode()
-
-
-class Echo(Plugin):
-    name = "echo"
-
-    @command("echo")
-    async def echo(self, event: MessageEvent) -> None:
-        @session_waiter(timeout=600)
-        async def repeat(controller: SessionController, reply: MessageEvent) -> None:
-            if reply.message_str == "q":
-                controller.stop()
-                return
-            await reply.send(reply.message_str)
-
-        # "ready" goes out once the session is open (the task runs after repeat() registered
-        # it), so a fast person's first message cannot overtake the opening.
-        ready = asyncio.create_task(event.send("ready"))
-        try:
-            await repeat(event)
-        finally:
-            await ready
 
 
 @dataclass

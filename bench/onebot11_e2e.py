@@ -27,7 +27,6 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,58 +35,16 @@ from aiohttp import WSMsgType, web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.e2e import Result, table  # noqa: E402
+from bench.echo_plugin import Echo  # noqa: E402
 from tests.onebot11.fake import FakeOneBot, Sent  # noqa: E402  (the fake lives with the tests)
 from waiter_sdk import (  # noqa: E402
     App,
-    MessageEvent,
-    Plugin,
-    SessionController,
-    command,
-    session_waiter,
 )
 from waiter_sdk.adapters.onebot11 import OneBot11Adapter  # noqa: E402
 from waiter_sdk.config import OneBot11Settings, Settings  # noqa: E402
 
 SELF_ID = 10001
-
-
-class Echo(Plugin):
-    name = "echo"
-
-    @command("echo")
-    async def echo(self, event: MessageEvent) -> None:
-        await event.send("ready")
-
-        @session_waiter(timeout=600)
-        async def repeat(controller: SessionController, reply: MessageEvent) -> None:
-            if reply.message_str == "q":
-                controller.stop()
-                return
-            await reply.send(reply.message_str)
-
-        await repeat(event)
-
-
-@dataclass
-class Result:
-    name: str
-    messages: int
-    seconds: float
-    latencies: list[float]
-    cpu: float  # seconds of CPU the bot side (this process) used meanwhile
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds
-
-    @property
-    def cpu_per_event(self) -> float:
-        """Bot-side CPU microseconds per message (event in, reply out, answer matched)."""
-        return self.cpu / self.messages * 1e6
-
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
 async def drive(
@@ -228,21 +185,6 @@ async def run_bare(users: int, messages: int) -> Result:
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
     return Result("bare aiohttp", users * messages, elapsed, latencies, cpu)
-
-
-def table(results: list[Result]) -> str:
-    head = (
-        f"{'path':<14}{'messages':>9}{'seconds':>9}{'events/s':>10}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'bot CPU us/ev':>15}{'1-core max/s':>14}"
-    )
-    lines = [head, "-" * len(head)]
-    for r in results:
-        lines.append(
-            f"{r.name:<14}{r.messages:>9}{r.seconds:>9.2f}{r.rate:>10.0f}"
-            f"{r.percentile(0.5):>8.2f}{r.percentile(0.99):>8.2f}"
-            f"{r.cpu_per_event:>15.0f}{1e6 / r.cpu_per_event:>14.0f}"
-        )
-    return "\n".join(lines)
 
 
 async def bench(users: int, messages: int, rounds: int) -> None:

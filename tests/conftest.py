@@ -8,6 +8,7 @@ import pytest
 from loguru import logger
 
 from tests.redis_kit import RedisServer, redis_server_for
+from tests.satori_adapter.peer_kit import PeerProcess, peer_for
 
 
 @pytest.fixture
@@ -28,3 +29,10 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """One redis-server per run on a loopback port (skipped without it, failed under CI=true);
     ``redis_server.url()`` is a database of its own for each caller."""
     yield from redis_server_for(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def satori_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeerProcess]:
+    """One real satori-python server per run (``tests/satori_adapter/peer_kit.py``; skipped
+    without it, failed under CI=true)."""
+    yield from peer_for(tmp_path_factory)

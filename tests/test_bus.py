@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import hypothesis
+from hypothesis import strategies as st
+
 from waiter_sdk import MessageEvent, MessageEventResult, Plugin, command, on_message, regex
 from waiter_sdk.testing import Simulator
 
@@ -133,3 +136,32 @@ async def test_a_raising_listener_never_breaks_routing(logs: list[str]) -> None:
         assert [o.text for o in out] == ["high", "middle", "low"]
     assert sim.errors and {str(e) for e in sim.errors} == {"observer bug"}
     assert any("observer bug" in line or "listener" in line for line in logs)
+
+
+# --- command arguments ----------------------------------------------------------------------
+
+
+def _shlex_words(text: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+@hypothesis.settings(max_examples=3000, deadline=None)
+@hypothesis.given(st.text(alphabet="ab \t\r\n\"'\\$`\u3000", max_size=16))
+def test_command_arguments_split_as_shlex_does(text: str) -> None:
+    from waiter_sdk._bus import _split_args
+
+    assert _split_args(text) == _shlex_words(text)
+
+
+def test_a_huge_quoted_argument_is_one_word() -> None:
+    # shlex grows a word one character at a time on an attribute: quadratic, minutes for
+    # this one. Ours is one pass.
+    from waiter_sdk._bus import _split_args
+
+    word = "x" * 2_000_000
+    assert _split_args(f'say "{word}" \\"end') == ["say", word, '"end']

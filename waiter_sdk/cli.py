@@ -40,7 +40,7 @@ __all__ = [
     "watched_paths",
 ]
 
-ADAPTERS = ("sandbox", "console", "onebot11", "matrix")
+ADAPTERS = ("sandbox", "console", "onebot11", "satori", "matrix")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,6 +134,10 @@ def make_adapter(name: str, settings: Settings) -> Adapter:
         from .adapters.onebot11 import OneBot11Adapter, OneBot11Settings
 
         return OneBot11Adapter(settings.section("onebot11", OneBot11Settings))
+    if name == "satori":
+        from .adapters.satori import SatoriAdapter, SatoriSettings
+
+        return SatoriAdapter(settings.section("satori", SatoriSettings))
     if name == "matrix":
         from .adapters.matrix import MatrixAdapter, MatrixSettings
 

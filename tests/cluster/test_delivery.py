@@ -84,6 +84,34 @@ async def test_sent_bytes_come_back_once_and_ack_empties_the_pending_list(outbox
     assert await _pending(raw) == 0
 
 
+async def test_forwards_reach_only_workers_listed_and_not_being_handed_over(outbox, raw):
+    from waiter_sdk.cluster.layout import WORKERS, handover_key
+
+    await raw.hset(WORKERS, mapping={"w1": "{}", "w2": "{}"})
+    await raw.set(handover_key("w2"), "ingress-1")  # w2 is being handed over right now
+    ids = await outbox.send_to_workers([("w1", b"a"), ("w2", b"b"), ("w3", b"c"), ("w1", b"d")])
+    assert ids[1] is None and ids[2] is None  # w2: mid-handover; w3: never listed
+    assert ids[0] is not None and ids[3] is not None
+    entries = await raw.xrange(worker_stream("w1"))
+    assert [(i, f["payload"]) for i, f in entries] == [(ids[0], "a"), (ids[3], "d")]
+    # Refused forwards create no stream that nobody would read.
+    assert not await raw.exists(worker_stream("w2"), worker_stream("w3"))
+
+    await raw.delete(handover_key("w2"))  # the handover found w2 alive and let go
+    assert (await outbox.send_to_workers([("w2", b"b")]))[0] is not None
+
+
+async def test_forwards_are_trimmed_like_sends_when_asked(clients, raw):
+    from waiter_sdk.cluster.layout import WORKERS
+
+    await raw.hset(WORKERS, "w1", "{}")
+    outbox = Outbox(clients(), maxlen=10)
+    for n in range(300):
+        await outbox.send_to_workers([("w1", str(n).encode())])
+    # MAXLEN ~ trims whole macro nodes only, so "about": far fewer than 300, never fewer than 10.
+    assert 10 <= await raw.xlen(worker_stream("w1")) < 300
+
+
 async def test_events_sent_before_any_worker_started_are_read(outbox, clients):
     await outbox.send(STREAM, b"early")
     inbox = Inbox(clients(), "w1", [STREAM])

@@ -224,6 +224,27 @@ async def test_owned_events_go_to_the_owner_with_the_live_candidates_in_route_or
         assert not await client.exists(worker_stream("w3"))
 
 
+async def test_a_worker_that_came_back_since_the_last_poll_gets_its_sessions_events(
+    url, client, adapter
+):
+    # One poll, at start (the heartbeat is long): it sees nobody, as after Redis restarted
+    # empty. Then w5 beats again and re-publishes its session's route, as its heartbeat does.
+    settings = settings_for(url, heartbeat=60.0, dead_after=120.0, ownership_ttl=300.0)
+    async with Ingress(settings, adapters=[adapter]) as ingress:
+
+        async def polled() -> bool:
+            return ingress.live is not None
+
+        await until(polled, "the first poll")
+        assert ingress.live == frozenset()
+        await Members(client, dead_after=120.0).beat("w5", {"pid": 5})
+        await client.hset(route_key(id_route("test", "bot", "u1")), mapping={"w5": 1})
+        adapter.feed(message("a", "u1", "g1"))
+        # To w5, whose session takes it; not to the chat's shard, whose reader may not.
+        assert await until(lambda: ids_on(client, worker_stream("w5")), "to w5") == ["a"]
+        assert await ids_on(client, shard_of("g1", None)) == []
+
+
 # --- sends ------------------------------------------------------------------------------------
 
 

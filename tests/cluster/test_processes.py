@@ -5,7 +5,8 @@ implementation connects to over a reverse WebSocket; the workers are ``waiter-sd
 child processes loading the example plugins and ``cluster_plugins.py``. One redis-server of
 this module's own serves them, so that restarting it disturbs no other test.
 
-The scenarios run in one order on one cluster (starting processes is the slow part).
+The scenarios run in one order on one cluster (starting processes is the slow part): the
+killed worker comes last.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def _env(redis: RedisServer, worker_id: str | None, data: Path) -> dict[str, str
     if worker_id is not None:
         env["WAITER_CLUSTER__WORKER_ID"] = worker_id
     return env
+
+
+def _settled(info: dict[str, Any] | None, wanted: set[str]) -> bool:
+    """A worker's heartbeat says its shards are those of exactly ``wanted``, and its reads too."""
+    return info is not None and info.get("view") == info.get("reading") == sorted(wanted)
 
 
 class Cluster:
@@ -129,7 +135,7 @@ class Cluster:
                         assert proc.poll() is None, self.log_of(worker_id)
                     if set(await members.live()) == wanted:
                         views = [await members.info(w) for w in wanted]
-                        if all(v is not None and v.get("view") == sorted(wanted) for v in views):
+                        if all(_settled(v, wanted) for v in views):
                             break
                     await asyncio.sleep(0.05)
         finally:
@@ -318,6 +324,25 @@ async def test_idiom_chain_played_by_three_members(cluster: Cluster) -> None:
     await cluster.group(ALICE, group, "退出")
     assert (await cluster.reply()).text.startswith("Game over")
 
+    # The points are in the plugin's storage, which in a cluster is the cluster's Redis (no
+    # WAITER_STORAGE given): every worker reads the same ranking.
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(cluster.redis.url(0), decode_responses=True)
+    try:
+        # Written back when the handler returns, which may be just after "Game over" went out.
+        async with asyncio.timeout(10):
+            while "games" not in (
+                record := await client.hgetall(f"waiter:channel:idiom_chain:onebot11%3Ag{group}")
+            ):
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+    assert record["games"] == "1"
+    assert record["totals"] == '{"2002":1,"2003":1}'
+    await cluster.group(CAROL, group, "/rank")
+    assert (await cluster.reply()).text.splitlines()[1:] == ["1. user2002 1", "1. user2003 1"]
+
 
 async def test_fifty_thousand_messages_are_each_handled_exactly_once(cluster: Cluster) -> None:
     from redis.asyncio import Redis
@@ -341,6 +366,76 @@ async def test_fifty_thousand_messages_are_each_handled_exactly_once(cluster: Cl
     assert len(counts) == total
     assert sorted(counts) == sorted(ids)
     assert {v for v in counts.values()} == {"1"}
+
+
+async def test_redis_restarted_mid_run_is_survived_without_restarting_the_bot(
+    cluster: Cluster,
+) -> None:
+    live = sorted(WORKERS)
+    group = _groups_on("w1", live, 1)[0]
+    elsewhere = _groups_on("w3", live, 1)[0]
+    await cluster.group(ALICE, group, "/cecho")
+    assert (await cluster.reply()).text == "w1 echo on"
+    key = f"sender|onebot11|{SELF_ID}|g{group}|{ALICE}"
+    await _until_owned(cluster, key, "w1")
+
+    # Redis goes away (nothing persisted: it comes back empty). A message that arrives
+    # meanwhile is kept by the ingress and delivered once Redis answers again.
+    cluster.redis.stop()
+    await cluster.group(BOB, elsewhere, "/where")
+    cluster.redis.start()
+    # Which worker: the one reading that chat while the membership forms again.
+    kept = await cluster.reply(within=30)
+    assert (kept.target, kept.text) in {(elsewhere, f"{w} here") for w in WORKERS}
+
+    # w1 claims Alice's session again at its next heartbeat; her conversation goes on there.
+    await _until_owned(cluster, key, "w1", within=30)
+    await cluster.group(ALICE, group, "still there?")
+    assert (await cluster.reply()).text == "w1 echo: still there?"
+    await cluster.group(ALICE, group, "q")
+    assert (await cluster.reply()).text == "w1 echo off"
+    await cluster.wait_live(set(WORKERS))  # every worker back in the membership
+
+    # One clear line each for the outage and the recovery, naming the setting.
+    ingress_log = (cluster.data / "ingress.log").read_text(encoding="utf-8")
+    assert ingress_log.count("the cluster's Redis is unreachable") == 1, ingress_log[-4000:]
+    assert "check WAITER_CLUSTER__REDIS" in ingress_log
+    assert ingress_log.count("the cluster's Redis answers again") == 1
+    worker_log = cluster.log_of("w1")
+    assert "keeps its open sessions and retries until Redis answers again" in worker_log
+    assert "answers again after" in worker_log
+
+
+async def test_a_killed_worker_is_noticed_and_its_conversations_told(cluster: Cluster) -> None:
+    # Which worker reads a chat follows from the membership each worker last saw: wait until
+    # all agree (after the Redis restart above, or a heartbeat that came late under load).
+    await cluster.wait_live(set(WORKERS))
+    live = sorted(WORKERS)
+    doomed_group = _groups_on("w2", live, 1)[0]
+    safe_group = _groups_on("w3", live, 1)[0]
+    await cluster.group(ALICE, doomed_group, "/cecho")
+    assert (await cluster.reply()).text == "w2 echo on"
+    await cluster.group(BOB, safe_group, "/cecho")
+    assert (await cluster.reply()).text == "w3 echo on"
+    # "echo on" is sent before the session opens: killed before its claim is written, w2
+    # would take a session nobody knew of (and there would be nobody to tell).
+    await _until_owned(cluster, f"sender|onebot11|{SELF_ID}|g{doomed_group}|{ALICE}", "w2")
+    await _until_owned(cluster, f"sender|onebot11|{SELF_ID}|g{safe_group}|{BOB}", "w3")
+
+    cluster.kill("w2")
+    notice = await cluster.reply(within=15)
+    assert (notice.target, notice.text) == (
+        doomed_group,
+        "This conversation was lost with a bot process; sorry!",
+    )
+    await cluster.wait_live({"w1", "w3"})
+    # Bob's conversation on w3 goes on; Alice's chat is served by a live worker now.
+    await cluster.group(BOB, safe_group, "still here")
+    assert (await cluster.reply()).text == "w3 echo: still here"
+    await cluster.group(ALICE, doomed_group, "/where")
+    assert (await cluster.reply()).text in ("w1 here", "w3 here")
+    await cluster.group(BOB, safe_group, "q")
+    assert (await cluster.reply()).text == "w3 echo off"
 
 
 async def _until(condition: Any, within: float = 15.0) -> None:

@@ -305,6 +305,24 @@ async def test_a_wrong_hint_is_forwarded_to_the_chat_shard(cluster: Cluster) -> 
     assert "in another chat" not in cluster.ingress.texts()  # not parroted
 
 
+async def test_a_forward_to_a_worker_gone_since_goes_to_the_chat_shard(cluster: Cluster) -> None:
+    counts = {"w1": Count(), "w2": Count()}
+    await cluster.start("w1", [Parrot(), counts["w1"]])
+    await cluster.start("w2", [Parrot(), counts["w2"]])
+    await cluster.split()
+    # The ingress's hint named w1 then w9, which died (and was handed over) since: w1 does
+    # not take the event, and must not recreate w9's deleted stream, which nobody reads.
+    late = message("for a session on w9", "u1", "g78", message_id="late-try")
+    await push(cluster.client, worker_stream("w1"), late, tries=["w9"])
+    await until(lambda: sum(c.seen.count("late-try") for c in counts.values()) == 1, "handled")
+    assert not await cluster.client.exists(worker_stream("w9"))
+    entries = await cluster.client.xrange(shard_stream_of(late))
+    forwarded = [codec.decode(fields[b"payload"]) for _, fields in entries]
+    assert [(e["ev"]["message_id"], e["hops"], e["try"]) for e in forwarded] == [
+        ("late-try", 1, [])
+    ]
+
+
 async def test_a_conflict_raced_from_two_workers_has_one_winner_and_replace_takes_over(
     cluster: Cluster,
 ) -> None:

@@ -14,4 +14,5 @@ SETTINGS: dict[str, str] = {
     "matrix": "waiter_sdk.adapters.matrix.settings:MatrixSettings",
     "onebot11": "waiter_sdk.adapters.onebot11.settings:OneBot11Settings",
     "sandbox": "waiter_sdk.adapters.sandbox.settings:SandboxSettings",
+    "satori": "waiter_sdk.adapters.satori.settings:SatoriSettings",
 }

@@ -65,6 +65,7 @@ from redis.commands.core import AsyncScript
 
 from ..exceptions import DeliveryError
 from ._redis import Guard
+from .layout import WORKERS, handover_key
 
 __all__ = [
     "GROUP",
@@ -140,6 +141,20 @@ for i = 1, #KEYS do
   if redis.call('SET', KEYS[i], 'done', 'XX', 'PX', ARGV[1]) then kept = kept + 1 end
 end
 return kept
+"""
+
+# KEYS: the workers hash, the worker's handover lock, its stream. ARGV: worker id, payload
+# field, payload, MAXLEN ("" for none). Appends only to a worker that is listed and not being
+# handed over; else returns false. A forward decided on an older view (the worker died since)
+# would otherwise recreate a stream the handover already read and deleted, which nobody reads.
+_XADD_IF_LISTED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return false
+end
+if ARGV[4] == '' then
+  return redis.call('XADD', KEYS[3], '*', ARGV[2], ARGV[3])
+end
+return redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', ARGV[2], ARGV[3])
 """
 
 # --- names and shards -------------------------------------------------------------------------
@@ -233,7 +248,7 @@ class Outbox(_RedisUser):
     acknowledged or not: only for deployments that prefer losing old events to memory growth.
     """
 
-    __slots__ = ("maxlen",)
+    __slots__ = ("_if_listed", "maxlen")
 
     def __init__(
         self,
@@ -247,6 +262,7 @@ class Outbox(_RedisUser):
             raise ValueError(f"maxlen must be 1 or more, or None (no trimming), not {maxlen}")
         super().__init__(client, describe, max_calls)
         self.maxlen = maxlen
+        self._if_listed: AsyncScript = client.register_script(_XADD_IF_LISTED)
 
     async def send(self, stream: str, payload: bytes) -> str:
         """Append ``payload`` to ``stream`` (created if missing); the entry's id."""
@@ -269,6 +285,23 @@ class Outbox(_RedisUser):
                 pipe.xadd(stream, {_FIELD: payload}, maxlen=self.maxlen, approximate=True)
             ids = await pipe.execute()
         return [_text(i) for i in ids]
+
+    async def send_to_workers(self, entries: Sequence[tuple[str, bytes]]) -> list[str | None]:
+        """Append each ``(worker id, payload)`` to that worker's own stream, in one round trip,
+        but only while the worker is listed in ``waiter:workers`` and no handover of it has
+        begun: ``None`` for each entry refused so (its worker died or left), for the caller to
+        send elsewhere. Failures as for ``send_many``."""
+        if not entries:
+            return []
+        maxlen = "" if self.maxlen is None else str(self.maxlen)
+        workers = ", ".join(dict.fromkeys(worker for worker, _ in entries))
+        async with self._guard(f"forward events to workers {workers}") as client:
+            pipe = client.pipeline(transaction=False)
+            for worker, payload in entries:
+                keys = [WORKERS, handover_key(worker), worker_stream(worker)]
+                await self._if_listed(keys, [worker, _FIELD, payload, maxlen], client=pipe)
+            ids = await pipe.execute()
+        return [None if i is None else _text(i) for i in ids]
 
 
 # --- workers ----------------------------------------------------------------------------------

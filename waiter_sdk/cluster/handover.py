@@ -11,7 +11,10 @@ left is in Redis, and ``run`` takes it apart in this order:
 
 1. ``waiter:handover:<worker>`` is taken (``SET NX PX``): two ingresses never both tell the
    users. A lock this ingress already holds (a handover that failed half-way) is taken again.
-2. If the worker beats again meanwhile (``waiter:alive:<worker>`` exists), nothing is done.
+2. If the worker beats again meanwhile (``waiter:alive:<worker>`` exists), nothing is done
+   and the lock is let go. While it is held, workers' forwards to the worker's stream are
+   refused (``Outbox.send_to_workers``) and go to the chat's shard instead, so nothing is
+   appended between reading the stream and deleting it in step 5.
 3. Crash notices: every conversation in ``waiter:notify:<worker>`` is sent
    ``cluster.crash_notice`` once (a group with two of its sessions hears it once); an empty or
    unset notice sends nothing. Then its session keys are compare-and-deleted (only where the
@@ -135,7 +138,13 @@ class Handover:
             pipe.hgetall(notify_key(worker))
             pipe.smembers(routes_of_key(worker))
             _, held_by, alive, notify, routes = await pipe.execute()
-        if _text(held_by) != self._holder or int(alive):
+        if _text(held_by) != self._holder:
+            return None
+        if int(alive):
+            # Forwards to a worker refuse while its handover lock exists (send_to_workers):
+            # a worker alive after all must not go unreached until the lock expires.
+            async with self._guard(f"let go of worker {worker}") as client:
+                await client.delete(handover_key(worker))
             return None
 
         targets: dict[str, Target] = {}

@@ -17,7 +17,8 @@ batch was in flight is the next batch:
 1. one pipelined round trip reads the route hashes of every message event of the batch
    (``layout.event_routes``: the quoted message's, the sender's, the group's);
 2. a message's candidates are the workers found there with a count above 0, in route order
-   (within one route, by worker id), deduplicated, that this ingress sees alive;
+   (within one route, by worker id), deduplicated, that this ingress sees alive (asked again
+   in this batch if a route names a worker the last poll did not see alive);
 3. one pipelined round trip appends every event, in order: to its first candidate's stream
    with ``try`` naming the others, or, with no candidate, to the shard stream of its chat
    (``shard_for(chat_key(...), cluster.shards)``). Notices, requests and meta events go to the
@@ -67,6 +68,7 @@ from ..exceptions import DeliveryError, WaiterError
 from ..storage.address import redact_url
 from . import codec
 from ._redis import Guard, connect
+from .batch import Batcher
 from .delivery import Delivery, Inbox, Outbox, shard_for, shared_stream, worker_stream
 from .handover import Handover
 from .layout import (
@@ -137,6 +139,15 @@ class Ingress(App):
         self._stopped: asyncio.Event | None = None  # set once stop() has finished
         self._dropped_before = 0
         self._sends: set[asyncio.Task[None]] = set()
+        # Sends answered meanwhile share one round trip (cluster/batch.py).
+        self._settles: Batcher[tuple[str, tuple[str, bytes] | None], None] = Batcher(
+            self._settle_many, "answers"
+        )
+        # Set before the loops are cancelled, and checked by each after every await: on 3.11 a
+        # redis-py call can swallow a cancellation (asyncio.wait_for, gh-86296), and a loop
+        # that went on would never end (the worker's loops do the same).
+        self._quit_sending = False
+        self._quit = False
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -191,6 +202,7 @@ class Ingress(App):
         grace = self.settings.session.shutdown_grace
         try:
             if self._sending_loop is not None:
+                self._quit_sending = True
                 await _cancel([self._sending_loop])
             if self._sends:
                 await asyncio.wait(set(self._sends), timeout=grace)
@@ -219,7 +231,9 @@ class Ingress(App):
             self._queue.clear()
 
     async def _close(self) -> None:
+        self._quit = self._quit_sending = True
         await _cancel([*self._loops, *self._sends, *self._handing_over.values()])
+        await self._settles.aclose()
         self._loops = []
         client, self._client = self._client, None
         if client is not None and self._given_client is None:
@@ -255,7 +269,7 @@ class Ingress(App):
 
     async def _forwarding(self) -> None:
         delay = _FIRST_DELAY
-        while True:
+        while not self._quit:
             if not self._queue:
                 self._wake.clear()
                 await self._wake.wait()
@@ -289,6 +303,14 @@ class Ingress(App):
                     pipe.hgetall(route_key(route))
                 for route, fields in zip(routes, await pipe.execute(), strict=True):
                     found[route] = {_text(w): _int(n) for w, n in fields.items()}
+        named = {w for workers in found.values() for w, n in workers.items() if n > 0}
+        if not named <= live:
+            # A route names a worker this ingress did not see alive at its last poll: one
+            # that just came back (after a Redis restart its routes reappear with its first
+            # heartbeat), or a dead one not handed over yet. Ask now rather than send the
+            # message to its chat's shard, whose reader may not hold the session.
+            listed = await self._members.listed()
+            live = self.live = frozenset(w for w, up in listed.items() if up)
         entries: list[tuple[str, bytes]] = []
         for event in batch:
             tries: list[str] = []
@@ -321,7 +343,7 @@ class Ingress(App):
 
     async def _watching(self) -> None:
         interval = self.cluster.heartbeat / 2
-        while True:
+        while not self._quit:
             try:
                 await self._poll()
             except WaiterError as exc:
@@ -365,7 +387,7 @@ class Ingress(App):
 
     async def _sending(self) -> None:
         delay = _FIRST_DELAY
-        while True:
+        while not self._quit_sending:
             try:
                 got = await self._out.read(count=_SEND_READ, block_ms=_BLOCK_MS)
             except WaiterError as exc:
@@ -384,27 +406,21 @@ class Ingress(App):
             envelope = codec.decode(delivery.payload)
             if envelope["t"] != "send":
                 raise ValueError(f"expected a 'send' envelope, not {envelope['t']!r}")
-            rid, worker = envelope.get("rid"), envelope.get("worker")
-            if not isinstance(rid, str) or not isinstance(worker, str):
-                raise ValueError("a send needs 'rid' and 'worker', strings")
+            rid, worker, target, chain, reply_to = codec.send_of(envelope)
             stream = results_stream(worker)
-            target = codec.target_of(envelope.get("target"))
-            chain = codec.chain_of(envelope.get("chain"))
-            reply_to = envelope.get("reply_to")
-            if reply_to is not None and not isinstance(reply_to, str):
-                raise ValueError("'reply_to' must be a string or null")
         except ValueError as exc:
             logger.warning("dropped unreadable send {} ({})", delivery.id, exc)
             await self._settle(delivery, None)
             return
-        result: dict[str, Any] = {"t": "result", "rid": rid}
         try:
             adapter = self.adapter_for(target.platform)
-            result["message_id"] = str(await adapter.send(target, chain, reply_to=reply_to))
+            message_id = str(await adapter.send(target, chain, reply_to=reply_to))
         except Exception as exc:
-            result["error"] = str(exc) or type(exc).__name__
-            result["error_type"] = type(exc).__name__
-        await self._settle(delivery, (stream, codec.encode(result)))
+            error = str(exc) or type(exc).__name__
+            result = codec.encode_result(rid, error=error, error_type=type(exc).__name__)
+        else:
+            result = codec.encode_result(rid, message_id)
+        await self._settle(delivery, (stream, result))
 
     async def _settle(self, delivery: Delivery, answer: tuple[str, bytes] | None) -> None:
         # The answer and the acknowledgement in one round trip. If Redis fails, they are tried
@@ -417,12 +433,7 @@ class Ingress(App):
         delay = _FIRST_DELAY
         while True:
             try:
-                async with self._guard(f"answer send {delivery.id}") as client:
-                    pipe = client.pipeline(transaction=False)
-                    if answer is not None:
-                        pipe.xadd(answer[0], {"payload": answer[1]})
-                    pipe.xack(OUT_STREAM, INGRESS_GROUP, delivery.id)
-                    await pipe.execute()
+                await self._settles.submit((delivery.id, answer))
                 return
             except WaiterError as exc:
                 await self._failed(exc)
@@ -435,6 +446,18 @@ class Ingress(App):
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cluster.heartbeat)
+
+    async def _settle_many(self, items: list[tuple[str, tuple[str, bytes] | None]]) -> list[None]:
+        # The answers and acknowledgements of every send settled meanwhile: one round trip.
+        ids = [entry_id for entry_id, _ in items]
+        async with self._guard(f"answer sends {', '.join(ids)}") as client:
+            pipe = client.pipeline(transaction=False)
+            for _, answer in items:
+                if answer is not None:
+                    pipe.xadd(answer[0], {"payload": answer[1]})
+            pipe.xack(OUT_STREAM, INGRESS_GROUP, *ids)
+            await pipe.execute()
+        return [None] * len(items)
 
     # --- Redis up and down ---------------------------------------------------------------
 
@@ -469,11 +492,16 @@ class Ingress(App):
 
 async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
     me = asyncio.current_task()
-    tasks = [t for t in tasks if t is not me]
+    pending = {t for t in tasks if t is not me}
+    while pending:
+        # Again every second: a cancellation a library call swallowed (above) is delivered at
+        # the task's next await instead of leaving stop() waiting for ever.
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
     for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if task is not me and not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 def _text(raw: Any) -> str:

@@ -34,6 +34,7 @@ from ..adapters.base import Adapter
 from ..events import MessageChain, Target
 from ..exceptions import ActionTimeoutError, AdapterConnectionError, AdapterError, DeliveryError
 from . import codec
+from .batch import Batcher
 from .delivery import Outbox
 from .layout import OUT_STREAM
 
@@ -61,14 +62,23 @@ class IngressSink(Adapter):
         self.send_timeout = send_timeout
         self._settled = settled
         self._out = Outbox(client, describe=describe)
+        self._sends = self._batcher()
         self._pending: dict[str, asyncio.Future[str]] = {}
         self._closed = False
 
+    def _batcher(self) -> Batcher[bytes, str]:
+        # Handlers that send at the same time share one XADD pipeline (cluster/batch.py).
+        out = self._out
+        return Batcher(lambda payloads: out.send_many([(OUT_STREAM, p) for p in payloads]), "sends")
+
     async def start(self, app: App) -> None:
+        if self._closed:
+            self._sends = self._batcher()
         self._closed = False
 
     async def stop(self) -> None:
         self._closed = True
+        await self._sends.aclose()
         for rid, future in list(self._pending.items()):
             if not future.done():
                 future.set_exception(
@@ -97,7 +107,7 @@ class IngressSink(Adapter):
         try:
             payload = codec.encode_send(rid, self.worker_id, target, chain, reply_to)
             try:
-                await self._out.send(OUT_STREAM, payload)
+                await self._sends.submit(payload)
             except DeliveryError as exc:
                 raise AdapterConnectionError(f"could not ask the ingress to send: {exc}") from exc
             try:

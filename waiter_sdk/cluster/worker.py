@@ -38,8 +38,9 @@ one once handled (above), after ``Ledger.done``; both batched per loop turn. So 
 dies leaves its unfinished events pending for the ingress (its own stream) or the shard's next
 reader (``claim_stale``), and the ledger stops a second handling.
 
-**Heartbeat** (every ``cluster.heartbeat``): ``Members.beat``, ``ClusterRegistry.refresh`` (keep
-the keys, re-claim after a Redis restart), then the shard assignment. A Redis that does not
+**Heartbeat** (every ``cluster.heartbeat``): the shard assignment from the live workers,
+``Members.beat`` (publishing the view it came from), ``ClusterRegistry.refresh`` (keep the
+keys, re-claim after a Redis restart), then trimming. A Redis that does not
 answer is one ERROR line (``Outage``); sessions go on locally, and every loop retries with a
 bounded backoff; one INFO line when it answers again.
 
@@ -60,7 +61,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from loguru import logger
 from redis.asyncio import Redis
@@ -214,6 +215,14 @@ class _WorkerApp(App):
         return count
 
 
+class _Forward(NamedTuple):
+    """Where a forwarded event goes: ``worker``'s own stream if still listed, else ``stream``
+    (the chat's shard); ``worker`` None: straight to ``stream``."""
+
+    worker: str | None
+    stream: str
+
+
 class _Once:
     """A callback that runs at most once (a handled event is acknowledged once, whether its
     session opened first or its handlers finished first)."""
@@ -300,7 +309,8 @@ class Worker:
         self._done_keys: list[str] = []
         self._flush_wake = asyncio.Event()
         self._shard_streams: list[str] = []
-        self._view: list[str] = []
+        self._view: list[str] = []  # the live workers the current shard assignment is from
+        self._read_view: list[str] = []  # the view of the inbox the read loop reads with now
         self._in_flight = 0  # dispatched, not yet handled: see MAX_IN_FLIGHT
         self._room = asyncio.Event()
         self._sweeps: dict[str, float] = {}  # gained shard stream -> sweep until (loop time)
@@ -437,12 +447,16 @@ class Worker:
             self._tasks.spawn(client.connection_pool.disconnect(inuse_connections=False))
 
     def _info(self) -> dict[str, Any]:
-        # "view": the live workers the current shard assignment was computed from, so an
-        # operator (or a test) can see when every worker has taken its share after a join.
+        # "view": the live workers the shard assignment was computed from at this very
+        # heartbeat; "reading": those of the assignment the read loop reads with (it switches
+        # between reads, so a read blocked on an older assignment's streams has ended). When
+        # both name every live worker, on every worker, each has taken its share after a join
+        # and dropped the rest: what an operator (or a test) waits for.
         return {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "view": self._view,
+            "reading": self._read_view,
             "shards": len(self._shard_streams),
         }
 
@@ -485,9 +499,11 @@ class Worker:
         while not self._quit:
             await asyncio.sleep(period)
             try:
+                # The assignment first, so the heartbeat publishes the view it was made from
+                # (after a Redis restart, the first beats see a smaller membership).
+                self._assign(await self.members.live())
                 await self.members.beat(self.worker_id, self._info())
                 await self.registry.refresh()
-                live = await self.members.live()
                 # What every reader of these streams has acknowledged goes (cluster/trim.py).
                 await self._trimmer.trim(
                     [self.own_stream, results_stream(self.worker_id), *self._shard_streams],
@@ -497,7 +513,6 @@ class Worker:
                 self.outage.failed(exc)
                 continue
             self.outage.ok()
-            self._assign(live)
             if self._sweeps:
                 self._sweep_due = True
 
@@ -506,6 +521,7 @@ class Worker:
         while not self._quit:
             inbox = self._inbox
             assert inbox is not None
+            self._read_view = self._view
             if self._in_flight >= MAX_IN_FLIGHT:
                 self._room.clear()
                 await self._room.wait()
@@ -586,7 +602,7 @@ class Worker:
     async def _process(self, batch: list[Delivery]) -> None:
         """One batch, in order. Raises ``DeliveryError`` with what is left to redo put back."""
         handle: list[tuple[Delivery, Event, str | None]] = []
-        forwards: list[tuple[Delivery, str, bytes]] = []
+        forwards: list[tuple[Delivery, _Forward, bytes]] = []
         keys: set[str] = set()
         for delivery in batch:
             item = self._sort(delivery)
@@ -627,11 +643,28 @@ class Worker:
                 self._in_flight += 1
         if forwards:
             try:
-                await self.outbox.send_many([(stream, payload) for _, stream, payload in forwards])
+                await self._forward(forwards)
             except DeliveryError:
                 self._backlog[:0] = [d for d, _, _ in forwards]
                 raise
             self._ack(*(d for d, _, _ in forwards))
+
+    async def _forward(self, forwards: list[tuple[Delivery, _Forward, bytes]]) -> None:
+        """Append each forward to its worker's stream, or its shard's: a worker that died or
+        left since the route was looked up refuses it (its stream may be handed over already),
+        and then the chat's shard takes it, which some live worker always reads."""
+        to_workers = [(f, payload) for _, f, payload in forwards if f.worker is not None]
+        refused: list[tuple[str, bytes]] = []
+        if to_workers:
+            ids = await self.outbox.send_to_workers(
+                [(f.worker, payload) for f, payload in to_workers if f.worker is not None]
+            )
+            for (f, payload), entry_id in zip(to_workers, ids, strict=True):
+                if entry_id is None:
+                    logger.debug("worker {} is gone; forwarded to {} instead", f.worker, f.stream)
+                    refused.append((f.stream, payload))
+        to_shards = [(f.stream, payload) for _, f, payload in forwards if f.worker is None]
+        await self.outbox.send_many(to_shards + refused)
 
     def _sort(self, delivery: Delivery) -> tuple[Delivery, Any, Any] | None:
         """What to do with one entry: None (done with it now), (d, event, ledger key) to
@@ -679,18 +712,17 @@ class Worker:
             or self.registry.route(event) is not None
         ):
             return delivery, event, key
-        if tries:
-            stream, rest = stream_of(tries[0]), tries[1:]
-        elif delivery.stream == self.own_stream:
-            # Routed here by a hint that proved wrong: the chat's shard keeps its order.
-            chat = chat_key(event.platform, event.self_id, event.group_id, event.sender_id)
-            stream, rest = shared_stream(shard_for(chat, self.settings.cluster.shards)), []
-        else:
+        if not tries and delivery.stream != self.own_stream:
             return delivery, event, key
+        # Tried workers first; else (routed here by a hint that proved wrong) the chat's
+        # shard, which keeps the chat's order and is where a gone worker's forward lands too.
+        chat = chat_key(event.platform, event.self_id, event.group_id, event.sender_id)
+        shard = shared_stream(shard_for(chat, self.settings.cluster.shards))
+        target = _Forward(tries[0] if tries else None, shard)
         forwarded = dict(envelope)
-        forwarded["try"] = rest
+        forwarded["try"] = tries[1:]
         forwarded["hops"] = hops + 1
-        return delivery, stream, codec.encode(forwarded)
+        return delivery, target, codec.encode(forwarded)
 
     def _refused(self, delivery: Delivery, key: str, verdict: str) -> None:
         if verdict == "begun":

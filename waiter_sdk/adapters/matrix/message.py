@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ...events import At, AtAll, Component, Image, MessageChain, Plain, Reply, Segment
+from ..addressing import addressed_text as _addressed
 
 __all__ = ["Read", "Upload", "addressed_text", "pill", "read_content", "render", "strip_fallback"]
 
@@ -238,30 +239,23 @@ def _add_mentions(components: list[Component], mentions: object) -> list[Compone
 def addressed_text(chain: MessageChain, self_id: str) -> str | None:
     """The text of a message that mentions the bot first or last, without that mention.
 
-    ``None`` when neither. The separator clients put after a leading pill ("Bot: /help") goes
-    too, so the command text is ``/help``.
+    ``None`` when neither. The rule of every adapter (``adapters.addressing``), plus the
+    separator that Matrix clients put after a leading pill ("Bot: /help" runs ``/help``).
     """
-    items = list(chain)
-    first = 0
-    while first < len(items) and (isinstance(items[first], Reply) or _blank(items[first])):
-        first += 1
-    last = len(items) - 1
-    while last >= 0 and _blank(items[last]):
-        last -= 1
-    if first < len(items) and _is_self(items[first], self_id):
-        rest = "".join(c.text for c in items[first + 1 :])
-        return rest.lstrip().removeprefix(":").removeprefix(",").lstrip()
-    if last >= 0 and _is_self(items[last], self_id):
-        return "".join(c.text for c in items[:last]).rstrip()
-    return None
+    text = _addressed(chain, self_id)
+    if text is not None and text[:1] in (":", ",") and _leads_with(chain, self_id):
+        text = text[1:].lstrip()
+    return text
 
 
-def _is_self(component: Component, self_id: str) -> bool:
-    return isinstance(component, At) and component.user_id == self_id
-
-
-def _blank(component: Component) -> bool:
-    return isinstance(component, Plain) and not component.content.strip()
+def _leads_with(chain: MessageChain, self_id: str) -> bool:
+    for component in chain:
+        if isinstance(component, Reply) or (
+            isinstance(component, Plain) and not component.content.strip()
+        ):
+            continue
+        return isinstance(component, At) and component.user_id == self_id
+    return False
 
 
 def _string(value: object, field: str) -> str:

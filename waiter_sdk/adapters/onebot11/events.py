@@ -28,19 +28,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...events import (
-    At,
-    Component,
     Event,
-    MessageChain,
     MessageEvent,
     MessageSink,
     MetaEvent,
     NoticeEvent,
-    Plain,
-    Reply,
     RequestEvent,
 )
 from ...exceptions import EventError
+from ..addressing import addressed_text
 from .message import read_message
 
 __all__ = ["PLATFORM", "GenericEvent", "addressed_text", "parse_event"]
@@ -171,39 +167,6 @@ def _message(
         adapter=adapter,
         message_str=text,
     )
-
-
-def addressed_text(chain: MessageChain, self_id: str) -> str | None:
-    """The text of a group message that mentions the bot first or last, without that mention.
-
-    ``None`` when the bot is not mentioned there. Leading quotes and blank text do not count,
-    so ``[reply][at bot] /help`` is addressed and its command text is ``/help``.
-    """
-    if not self_id:
-        return None
-    items: list[Component] = list(chain)
-    first = 0
-    while first < len(items) and (isinstance(items[first], Reply) or _blank(items[first])):
-        first += 1
-    last = len(items) - 1
-    while last >= 0 and _blank(items[last]):
-        last -= 1
-    if first < len(items) and _mentions(items[first], self_id):
-        removed, leading = first, True
-    elif last >= 0 and _mentions(items[last], self_id):
-        removed, leading = last, False
-    else:
-        return None
-    text = "".join([c.text for index, c in enumerate(items) if index != removed])
-    return text.lstrip() if leading else text.rstrip()
-
-
-def _mentions(component: Component, self_id: str) -> bool:
-    return isinstance(component, At) and component.user_id == self_id
-
-
-def _blank(component: Component) -> bool:
-    return isinstance(component, Plain) and not component.content.strip()
 
 
 def _typed(payload: Mapping[str, Any]) -> dict[str, Any]:
