@@ -40,7 +40,7 @@ __all__ = [
     "watched_paths",
 ]
 
-ADAPTERS = ("sandbox", "console", "onebot11", "satori")
+ADAPTERS = ("sandbox", "console", "onebot11", "satori", "matrix")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +138,10 @@ def make_adapter(name: str, settings: Settings) -> Adapter:
         from .adapters.satori import SatoriAdapter, SatoriSettings
 
         return SatoriAdapter(settings.section("satori", SatoriSettings))
+    if name == "matrix":
+        from .adapters.matrix import MatrixAdapter, MatrixSettings
+
+        return MatrixAdapter(settings.section("matrix", MatrixSettings))
     raise ConfigError(f"unknown adapter {name!r}; choose one of {', '.join(ADAPTERS)}")
 
 

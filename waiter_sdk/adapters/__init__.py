@@ -11,6 +11,7 @@ __all__ = ["SETTINGS", "Adapter"]
 
 SETTINGS: dict[str, str] = {
     "console": "waiter_sdk.adapters.console_settings:ConsoleSettings",
+    "matrix": "waiter_sdk.adapters.matrix.settings:MatrixSettings",
     "onebot11": "waiter_sdk.adapters.onebot11.settings:OneBot11Settings",
     "sandbox": "waiter_sdk.adapters.sandbox.settings:SandboxSettings",
     "satori": "waiter_sdk.adapters.satori.settings:SatoriSettings",
