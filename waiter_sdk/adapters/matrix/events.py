@@ -19,13 +19,12 @@ number, content that is a list) is an ``EventError``, and nothing else escapes.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from ...events import MessageEvent, MessageSink
 from ...exceptions import EventError
+from ..fields import kind_of, unix_from_millis
 from .message import addressed_text, read_content
 from .rooms import Rooms
 
@@ -82,7 +81,7 @@ def parse_message(
         group_id=None if direct else room_id,
         reply_to=read.reply_to,
         to_me=to_me,
-        timestamp=_time(event.get("origin_server_ts")),
+        timestamp=unix_from_millis(event.get("origin_server_ts")),
         raw=event,
         adapter=adapter,
         message_str=text,
@@ -101,19 +100,4 @@ def _kind(value: object) -> str:
         return "missing"
     if isinstance(value, str):
         return "a string" if value else "empty"
-    return {dict: "an object", list: "an array", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _time(value: object) -> float:
-    """``origin_server_ts`` (milliseconds) as Unix seconds; the wall clock when unusable."""
-    if not isinstance(value, bool) and isinstance(value, int | float):
-        try:
-            seconds = float(value) / 1000
-        except OverflowError:  # an integer with 400 digits
-            seconds = math.nan
-        if math.isfinite(seconds) and seconds > 0:
-            return seconds
-    # A date, not a deadline: nothing waits on it, so virtual time in tests is not affected.
-    return time.time()
+    return kind_of(value)

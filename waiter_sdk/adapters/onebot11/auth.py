@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-__all__ = ["auth_headers", "check_signature", "check_token", "given_token", "mask", "sign"]
+__all__ = ["auth_headers", "check_signature", "check_token", "given_token", "sign"]
 
 _SCHEMES = ("bearer", "token")
 
@@ -66,14 +66,6 @@ def check_signature(secret: str | None, body: bytes, header: str | None) -> int 
     if not hmac.compare_digest(header.strip().lower().encode(), expected.encode()):
         return 403
     return None
-
-
-def mask(text: str, hidden: tuple[str, ...]) -> str:
-    """``text`` with every secret in ``hidden`` replaced by ``***``, for logs and errors."""
-    for secret in hidden:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def auth_headers(token: str | None) -> dict[str, str]:

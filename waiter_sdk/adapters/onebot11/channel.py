@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import reprlib
 from typing import Any, Literal, Protocol
 
 import aiohttp
@@ -26,8 +25,8 @@ from aiohttp import WSMsgType, web
 
 from ..._tasks import TaskSet
 from ...exceptions import ActionTimeoutError, AdapterConnectionError
+from ..redaction import excerpt, payload_excerpt
 from .api import action_result, new_echo
-from .auth import mask
 from .log import log
 from .wire import dumps, loads
 
@@ -37,7 +36,6 @@ Role = Literal["universal", "api", "event"]
 Transport = Literal["reverse_ws", "forward_ws"]
 Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 
-_EXCERPT = 60
 _MAX_HEARTBEAT = 3600.0
 
 
@@ -52,42 +50,6 @@ class ChannelSink(Protocol):
 
     def closed(self, channel: WsChannel) -> None:
         """``channel`` closed; it carries no more calls."""
-
-
-def excerpt(text: str | bytes, hidden: tuple[str, ...] = ()) -> str:
-    """A short, single-line excerpt of a frame for logs, with ``hidden`` strings masked."""
-    size = f"{len(text)} bytes" if isinstance(text, bytes) else f"{len(text)} chars"
-    whole = len(text) <= _EXCERPT
-    # Mask the whole text, then cut: masking only the head would leave the first characters
-    # of a secret that straddles the cut (or that masking shifted into the head).
-    if isinstance(text, bytes):
-        for secret in hidden:
-            if secret:
-                text = text.replace(secret.encode(), b"***")
-        text = text[: _EXCERPT * 4].decode("utf-8", "replace")
-    else:
-        text = mask(text, hidden)
-    return repr(text[:_EXCERPT]) + ("" if whole else f"... ({size})")
-
-
-class _Masked(reprlib.Repr):
-    """``reprlib`` bounds depth and width; secrets go before strings are shortened."""
-
-    def __init__(self, hidden: tuple[str, ...]) -> None:
-        super().__init__()
-        self.maxlevel = 4
-        self.hidden = hidden
-
-    def repr_str(self, x: str, level: int) -> str:
-        shown = mask(x, self.hidden)
-        if len(shown) <= self.maxstring:
-            return repr(shown)
-        return repr(shown[: self.maxstring]) + "..."
-
-
-def payload_excerpt(payload: object, hidden: tuple[str, ...] = ()) -> str:
-    """``excerpt`` of a decoded payload: bounded work and no recursion, however deep or big."""
-    return excerpt(_Masked(hidden).repr(payload), hidden)
 
 
 class WsChannel:

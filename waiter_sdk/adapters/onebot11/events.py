@@ -37,6 +37,7 @@ from ...events import (
 )
 from ...exceptions import EventError
 from ..addressing import addressed_text
+from ..fields import kind_of
 from .message import read_message
 
 __all__ = ["PLATFORM", "GenericEvent", "addressed_text", "parse_event"]
@@ -197,7 +198,7 @@ def _id(value: object, field: str) -> str | None:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         # Never str() a container: it is garbage, and a deeply nested one would recurse.
-        raise EventError(f"{field} is a number or a string, not {_kind(value)}")
+        raise EventError(f"{field} is a number or a string, not {kind_of(value)}")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -211,14 +212,8 @@ def _str(value: object, field: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, Mapping | list):
-        raise EventError(f"{field} is a string, not {_kind(value)}")
+        raise EventError(f"{field} is a string, not {kind_of(value)}")
     return str(value)
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
 
 
 def _time(value: object) -> float:

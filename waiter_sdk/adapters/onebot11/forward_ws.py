@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from ...exceptions import ActionFailedError, ActionTimeoutError, AdapterConnectionError
-from .auth import auth_headers, mask
+from ..redaction import mask
+from .auth import auth_headers
 from .channel import Role, WsChannel
 from .http_api import redact_url
 from .log import log

@@ -25,8 +25,9 @@ import aiohttp
 from yarl import URL
 
 from ...exceptions import ActionFailedError, ActionTimeoutError, AdapterConnectionError
+from ..redaction import mask
 from .api import action_result
-from .auth import auth_headers, mask
+from .auth import auth_headers
 from .log import log
 from .wire import loads
 

@@ -26,8 +26,6 @@ event (no login, a message without a channel, a field of the wrong JSON type) is
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +41,7 @@ from ...events import (
 )
 from ...exceptions import EventError
 from ..addressing import addressed_text as _addressed_text
+from ..fields import kind_of, unix_from_millis
 from .message import chain_text, from_content
 
 __all__ = [
@@ -133,7 +132,7 @@ def parse_event(
         "type": kind,
         "user_id": user_id,
         "group_id": group_id,
-        "timestamp": _time(body.get("timestamp")),
+        "timestamp": unix_from_millis(body.get("timestamp")),
         "raw": body,
         "adapter": adapter,
     }
@@ -172,7 +171,7 @@ def _message(
     if content is None:
         content = ""
     if not isinstance(content, str):
-        raise EventError(f"message.content is a string, not {_kind(content)}")
+        raise EventError(f"message.content is a string, not {kind_of(content)}")
     chain = from_content(content)
     reply_to = next((c.message_id for c in chain if isinstance(c, Reply)), None)
     if reply_to is None:
@@ -202,7 +201,7 @@ def _message(
         group_id=None if private else channel_id,
         reply_to=reply_to,
         to_me=to_me,
-        timestamp=_time(body.get("timestamp")),
+        timestamp=unix_from_millis(body.get("timestamp")),
         raw=body,
         adapter=adapter,
         message_str=text,
@@ -233,7 +232,7 @@ def _channel_type(channel: Mapping[str, Any]) -> int | None:
         return int(value)
     if value is None or isinstance(value, int | float | str):
         return None
-    raise EventError(f"channel.type is a number, not {_kind(value)}")
+    raise EventError(f"channel.type is a number, not {kind_of(value)}")
 
 
 def _role(roles: object) -> str | None:
@@ -253,7 +252,7 @@ def _role(roles: object) -> str | None:
 def _obj(value: object, field: str) -> Mapping[str, Any] | None:
     if value is None or isinstance(value, Mapping):
         return value
-    raise EventError(f"{field} is an object, not {_kind(value)}")
+    raise EventError(f"{field} is an object, not {kind_of(value)}")
 
 
 def _id(value: object, field: str) -> str | None:
@@ -270,7 +269,7 @@ def _id(value: object, field: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     # Never str() a container: it is garbage, and a deeply nested one would recurse.
-    raise EventError(f"{field} is a string, not {_kind(value)}")
+    raise EventError(f"{field} is a string, not {kind_of(value)}")
 
 
 def _text(value: object, field: str) -> str:
@@ -281,24 +280,5 @@ def _text(value: object, field: str) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise EventError(f"{field} is a string, not {_kind(value)}")
+        raise EventError(f"{field} is a string, not {kind_of(value)}")
     return str(value)
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _time(value: object) -> float:
-    """``timestamp`` (milliseconds) as Unix seconds; the wall clock when it is no usable date."""
-    if not isinstance(value, bool) and isinstance(value, int | float):
-        try:
-            seconds = float(value) / 1000
-        except OverflowError:  # an integer with 400 digits
-            seconds = math.nan
-        if math.isfinite(seconds) and seconds > 0:
-            return seconds
-    # A date, not a deadline: nothing waits on it, so virtual time in tests is not affected.
-    return time.time()
