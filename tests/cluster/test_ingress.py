@@ -345,6 +345,8 @@ async def test_a_dead_worker_is_handed_over(url, client, adapter, logs):
         assert await client.hgetall(route_key(id_route("test", "bot", "u2"))) == {b"w1": b"1"}
         for key in (worker_stream("w9"), notify_key("w9"), routes_of_key("w9")):
             assert not await client.exists(key)
+        # Should w9 only have been late, its next heartbeat finds this and ends its sessions.
+        assert await client.exists("waiter:gone:w9")
         # e1 was never begun: routed again (u5 has no route: its chat's shard). e2 was being
         # handled: dropped, said. e3 was handled: dropped silently.
         rerouted = await until(lambda: ids_on(client, shard_of(None, "u5")), "e1 routed again")

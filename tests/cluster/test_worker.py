@@ -362,6 +362,31 @@ async def test_a_conflict_raced_from_two_workers_has_one_winner_and_replace_take
     await until(lambda: "move e4" in cluster.ingress.texts(loser), "move")
 
 
+async def test_a_worker_handed_over_while_alive_ends_its_sessions_and_goes_on(
+    cluster: Cluster,
+) -> None:
+    game = Game()
+    w1 = await cluster.start("w1", [game, Hello()])
+    await route(cluster.client, message("/game", "u1", "g1"))
+    await until(
+        lambda: _equals(cluster.own_keys(), {f"waiter:own:user|{PLATFORM}|{BOT}||u1": "w1"}),
+        "claimed",
+    )
+
+    # Its heartbeat came too late: the ingress told u1 the game was lost and released it
+    # (what Handover does), leaving the tombstone the late worker reads at its next beat.
+    await cluster.raw.delete(f"waiter:own:user|{PLATFORM}|{BOT}||u1")
+    await cluster.raw.set("waiter:gone:w1", "ingress-1")
+    await until(lambda: game.outcomes != [], "the game ended")
+    assert game.outcomes == [f"closed: session user|{PLATFORM}|{BOT}||u1 was replaced"]
+    assert not await cluster.raw.exists("waiter:gone:w1")  # read once
+    # Not claimed again (as it would be after a Redis restart); the worker goes on.
+    await until(lambda: _equals(cluster.own_keys(), {}), "nothing owned")
+    assert w1.registry.get(f"user|{PLATFORM}|{BOT}||u1") is None
+    await route(cluster.client, message("/hello", "u2", "g2"))
+    await until(lambda: "hi" in cluster.ingress.texts("w1"), "still answering")
+
+
 async def test_a_user_session_opened_in_a_group_takes_the_users_private_answer(
     cluster: Cluster,
 ) -> None:

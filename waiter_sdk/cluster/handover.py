@@ -27,7 +27,10 @@ left is in Redis, and ``run`` takes it apart in this order:
    ``"begun"`` was being handled when the worker died and is dropped with a WARNING naming its
    message key (handling it again could answer twice); ``"done"`` is dropped silently.
    Results of sends and ``replaced`` notes were for the dead worker only and are dropped.
-5. The stream, its notify hash and its route set are deleted and it is no longer listed.
+5. The stream, its notify hash and its route set are deleted and it is no longer listed; a
+   ``waiter:gone:<worker>`` key is left for a day. A worker that was alive after all, only late
+   (starved or paused past ``dead_after``), finds it at its next heartbeat and ends the sessions
+   its users were told about, rather than claiming them again.
 
 One WARNING line sums it up (the worker, how many conversations were told, how many events
 went elsewhere). Step 4 runs under ``routing``, the lock the ingress's forwarding batches
@@ -60,6 +63,7 @@ from .delivery import GROUP, Ledger, worker_stream
 from .layout import (
     WORKERS,
     alive_key,
+    gone_key,
     handover_key,
     notify_key,
     results_stream,
@@ -73,6 +77,7 @@ __all__ = ["Handover", "HandoverReport"]
 Send = Callable[[Target, MessageChain], Awaitable[object]]
 
 _PAGE = 1000  # entries read per XRANGE while walking a dead worker's unread events
+_GONE_MS = 86_400_000  # how long a handed-over worker's tombstone waits for it to wake up
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,9 @@ class Handover:
                 )
                 pipe.hdel(WORKERS, worker)
                 pipe.delete(handover_key(worker))
+                # A worker that was only late (starved, paused) learns at its next heartbeat
+                # that its sessions were told they ended, instead of claiming them again.
+                pipe.set(gone_key(worker), self._holder, px=_GONE_MS)
                 await pipe.execute()
             # Back in the queue before the lock is released: the next batch routes them first.
             self._reroute(events)

@@ -83,6 +83,11 @@ def handover_key(worker_id: str) -> str:
     return f"{PREFIX}handover:{worker_id}"
 
 
+def gone_key(worker_id: str) -> str:
+    # Left by a handover: a worker that was only late reads it at its next heartbeat.
+    return f"{PREFIX}gone:{worker_id}"
+
+
 def id_route(platform: str, bot: str, id_: str) -> str:
     # The key encoding escapes "|" in ids, so an id cannot forge another route.
     return encode_key("id", platform, bot, id_)

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from ..exceptions import DeliveryError
 from ._redis import Guard
-from .layout import WORKERS, alive_key
+from .layout import WORKERS, alive_key, gone_key
 
 __all__ = ["Members"]
 
@@ -56,13 +56,17 @@ class Members:
         self._guard = Guard(client, describe, 8, DeliveryError)
         self._listed = client.register_script(_LISTED)
 
-    async def beat(self, worker_id: str, info: Mapping[str, Any]) -> None:
-        """Worker ``worker_id`` is alive for another ``dead_after`` seconds."""
+    async def beat(self, worker_id: str, info: Mapping[str, Any]) -> bool:
+        """Worker ``worker_id`` is alive for another ``dead_after`` seconds. True when it had
+        been handed over meanwhile (it was taken for dead: its heartbeat came too late), which
+        this call also forgets: from now on it is a member again, with nothing of before."""
         async with self._guard(f"record the heartbeat of worker {worker_id}") as client:
             pipe = client.pipeline(transaction=True)
             pipe.set(alive_key(worker_id), "1", px=self.dead_after_ms)
             pipe.hset(WORKERS, worker_id, orjson.dumps(dict(info)))
-            await pipe.execute()
+            pipe.getdel(gone_key(worker_id))
+            *_, gone = await pipe.execute()
+        return gone is not None
 
     async def leave(self, worker_id: str) -> None:
         """Worker ``worker_id`` stopped cleanly: no longer alive, and listed as ``left`` until

@@ -441,6 +441,22 @@ class Worker:
             if self._client is not None:
                 await self._client.aclose()
 
+    def _handed_over(self) -> None:
+        # Taken for dead: the ingress told these sessions' users that they ended, released
+        # their keys and routes, and sent this worker's waiting events elsewhere. Claiming them
+        # again (as after a Redis restart) would carry on conversations their users were told
+        # are over; they end here too, and the worker goes on as a new member.
+        ended = [session for session in self.registry if session.reason is None]
+        for session in ended:
+            session._end("replaced")
+        logger.warning(
+            "worker {} was taken for dead (no heartbeat for {} s) and handed over; its {} "
+            "sessions end, as their users were told; it goes on as a new member",
+            self.worker_id,
+            self.settings.cluster.dead_after,
+            len(ended),
+        )
+
     def _drop_idle(self) -> None:
         client = self._client
         if client is not None and not self._quit:
@@ -502,7 +518,8 @@ class Worker:
                 # The assignment first, so the heartbeat publishes the view it was made from
                 # (after a Redis restart, the first beats see a smaller membership).
                 self._assign(await self.members.live())
-                await self.members.beat(self.worker_id, self._info())
+                if await self.members.beat(self.worker_id, self._info()):
+                    self._handed_over()
                 await self.registry.refresh()
                 # What every reader of these streams has acknowledged goes (cluster/trim.py).
                 await self._trimmer.trim(
