@@ -10,6 +10,8 @@ Layout (for operators reading the database)::
     waiter:workers                hash    worker id -> JSON {pid, host, started}
     waiter:alive:<worker>         string  "1", PX dead_after; set every heartbeat
     waiter:handover:<worker>      string  lock of whoever cleans up after a dead worker
+    waiter:gone:<worker>          string  left by a handover for a day; a worker that was only
+                                          late reads (and deletes) it at its next heartbeat
     waiter:in:<worker>            stream  events routed to that worker
     waiter:re:<worker>            stream  the results of that worker's sends (read apart from
                                           its events, so a busy worker still hears them)
@@ -43,6 +45,7 @@ __all__ = [
     "alive_key",
     "chat_key",
     "event_routes",
+    "gone_key",
     "handover_key",
     "id_route",
     "notify_key",
