@@ -149,6 +149,24 @@ def test_import_is_light() -> None:
     assert out == ""
 
 
+def test_every_adapters_settings_load_without_importing_aiohttp() -> None:
+    # Settings know every adapter's section (adapters.SETTINGS) without importing the adapters:
+    # a bot on one platform pays nothing for the others. One process reads them all.
+    code = (
+        "import importlib, sys, waiter_sdk.config as c\n"
+        "from waiter_sdk.adapters import SETTINGS\n"
+        "c.Settings.load()\n"
+        "for where in SETTINGS.values():\n"
+        "    module, name = where.split(':')\n"
+        "    getattr(importlib.import_module(module), name)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('aiohttp')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+
+
 def test_package_is_typed() -> None:
     assert (Path(waiter_sdk.__file__).parent / "py.typed").is_file()
 

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 import waiter_sdk.adapters.matrix as matrix
@@ -14,18 +11,6 @@ from waiter_sdk.cli import build_parser, make_adapter
 from waiter_sdk.config import Settings
 
 from .fake_homeserver import TOKEN, USER, FakeHomeserver
-
-
-def test_the_settings_model_imports_no_aiohttp() -> None:
-    code = (
-        "import sys, waiter_sdk.config as c; c.Settings.load(); "
-        "from waiter_sdk.adapters.matrix import MatrixSettings; "
-        "print(sorted(m for m in sys.modules if m.startswith('aiohttp')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
 
 
 def test_all_is_sorted_and_complete() -> None:

@@ -3,9 +3,6 @@ the CLI name, and the banner line."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from pydantic import ValidationError
 
@@ -14,18 +11,6 @@ from waiter_sdk import App
 from waiter_sdk.adapters.satori import SatoriAdapter, SatoriSettings
 from waiter_sdk.cli import build_parser, make_adapter
 from waiter_sdk.config import Settings
-
-
-def test_reading_the_settings_imports_no_aiohttp() -> None:
-    code = (
-        "import sys, waiter_sdk.config as c; c.Settings.load(); "
-        "import waiter_sdk.adapters.satori.settings; "
-        "print(sorted(m for m in sys.modules if m.startswith('aiohttp')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
 
 
 def test_all_is_sorted_and_complete() -> None:
