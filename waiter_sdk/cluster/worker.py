@@ -669,23 +669,22 @@ class Worker:
     async def _forward(self, forwards: list[tuple[Delivery, _Forward, bytes]]) -> None:
         """Append each forward to its worker's stream, or its shard's: a worker that died or
         left since the route was looked up refuses it (its stream may be handed over already),
-        and then the chat's shard takes it, which some live worker always reads."""
-        to_workers = [(f, payload) for _, f, payload in forwards if f.worker is not None]
-        refused: list[tuple[str, bytes]] = []
-        if to_workers:
-            ids = await self.outbox.send_to_workers(
-                [(f.worker, payload) for f, payload in to_workers if f.worker is not None]
-            )
-            for (f, payload), entry_id in zip(to_workers, ids, strict=True):
-                if entry_id is None:
-                    logger.debug("worker {} is gone; forwarded to {} instead", f.worker, f.stream)
-                    refused.append((f.stream, payload))
-        to_shards = [(f.stream, payload) for _, f, payload in forwards if f.worker is None]
-        await self.outbox.send_many(to_shards + refused)
+        and then the chat's shard takes it, which some live worker always reads. The shard
+        appends keep the batch's order, refused forwards in their places."""
+        to_workers = [(f.worker, payload) for _, f, payload in forwards if f.worker is not None]
+        taken = iter(await self.outbox.send_to_workers(to_workers)) if to_workers else iter(())
+        to_shards: list[tuple[str, bytes]] = []
+        for _, f, payload in forwards:
+            if f.worker is not None:
+                if next(taken) is not None:
+                    continue
+                logger.debug("worker {} is gone; forwarded to {} instead", f.worker, f.stream)
+            to_shards.append((f.stream, payload))
+        await self.outbox.send_many(to_shards)
 
     def _sort(self, delivery: Delivery) -> tuple[Delivery, Any, Any] | None:
         """What to do with one entry: None (done with it now), (d, event, ledger key) to
-        handle here, or (d, stream, payload) to forward."""
+        handle here, or (d, _Forward, payload) to forward."""
         try:
             envelope = codec.decode(delivery.payload)
             kind = envelope["t"]
