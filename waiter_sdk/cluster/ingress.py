@@ -450,7 +450,7 @@ class Ingress(App):
     async def _settle_many(self, items: list[tuple[str, tuple[str, bytes] | None]]) -> list[None]:
         # The answers and acknowledgements of every send settled meanwhile: one round trip.
         ids = [entry_id for entry_id, _ in items]
-        async with self._guard(f"answer sends {', '.join(ids)}") as client:
+        async with self._guard(f"answer {len(ids)} sends") as client:
             pipe = client.pipeline(transaction=False)
             for _, answer in items:
                 if answer is not None:
